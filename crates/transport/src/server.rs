@@ -1,0 +1,117 @@
+//! The server side of TLS: one policy, one reloadable certificate.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, ServerConnection};
+use tokio_rustls::TlsAcceptor;
+
+use crate::certificate::{self, CertificateError};
+
+/// The crypto provider every Ward TLS endpoint uses: rustls' `ring` provider
+/// restricted to forward-secret AEAD cipher suites (which is all rustls
+/// offers), and to TLS 1.2 and 1.3 by the config builders below.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The server's TLS configuration, shared by every listener.
+///
+/// Cloning is cheap; every clone sees a certificate reload.
+#[derive(Clone)]
+pub struct ServerTls {
+    acceptor: TlsAcceptor,
+    resolver: Arc<Reloadable>,
+    files: Arc<(PathBuf, PathBuf)>,
+}
+
+impl fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTls")
+            .field("certificate", &self.files.0)
+            .field("key", &self.files.1)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerTls {
+    /// Loads the certificate chain and key and builds the server policy.
+    ///
+    /// # Errors
+    ///
+    /// Any [`CertificateError`] from [`certificate::load`].
+    pub fn from_files(certificate: &Path, key: &Path) -> Result<Self, CertificateError> {
+        let certified = certificate::load(certificate, key)?;
+        let resolver = Arc::new(Reloadable(RwLock::new(certified)));
+        let config = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .expect("the ring provider supports TLS 1.2 and 1.3")
+            .with_no_client_auth()
+            .with_cert_resolver(resolver.clone());
+        Ok(Self {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            resolver,
+            files: Arc::new((certificate.to_owned(), key.to_owned())),
+        })
+    }
+
+    /// The acceptor for new handshakes.
+    pub fn acceptor(&self) -> &TlsAcceptor {
+        &self.acceptor
+    }
+
+    /// Reads the certificate files again and, if they are valid, serves them
+    /// to every handshake from now on. Open connections are not touched.
+    ///
+    /// # Errors
+    ///
+    /// The files' problem; the old certificate then stays in use.
+    pub fn reload(&self) -> Result<(), CertificateError> {
+        let certified = certificate::load(&self.files.0, &self.files.1)?;
+        *self.resolver.0.write().unwrap_or_else(|p| p.into_inner()) = certified;
+        Ok(())
+    }
+}
+
+/// A certificate resolver whose certificate can be replaced at run time.
+#[derive(Debug)]
+struct Reloadable(RwLock<Arc<CertifiedKey>>);
+
+impl ResolvesServerCert for Reloadable {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+/// What was negotiated on a TLS connection, for logs and `Received:` headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSummary {
+    /// For example `TLSv1.3`.
+    pub version: String,
+    /// For example `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+}
+
+impl TlsSummary {
+    pub(crate) fn of(conn: &ServerConnection) -> Option<Self> {
+        let version = conn.protocol_version()?;
+        let cipher = conn.negotiated_cipher_suite()?;
+        Some(Self {
+            version: version
+                .as_str()
+                .unwrap_or("TLS")
+                .replace("TLSv1_", "TLSv1."),
+            cipher: cipher.suite().as_str().unwrap_or("unknown").to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for TlsSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.version, self.cipher)
+    }
+}
