@@ -147,14 +147,24 @@ pub fn ensure_self_signed(
         dir: dir.to_owned(),
         reason,
     };
-    let generated = rcgen::generate_simple_self_signed(vec![hostname.to_owned()])
+    let mut params = rcgen::CertificateParams::new(vec![hostname.to_owned()])
+        .map_err(|e| fail(e.to_string()))?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, hostname);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Ward self-signed");
+    let signing_key = rcgen::KeyPair::generate().map_err(|e| fail(e.to_string()))?;
+    let cert = params
+        .self_signed(&signing_key)
         .map_err(|e| fail(e.to_string()))?;
     fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    write_private(&key_path, generated.signing_key.serialize_pem().as_bytes())
+    write_private(&key_path, signing_key.serialize_pem().as_bytes())
         .map_err(|e| fail(e.to_string()))?;
     // The certificate goes last: its presence marks a complete pair.
-    write_atomically(&cert_path, generated.cert.pem().as_bytes())
-        .map_err(|e| fail(e.to_string()))?;
+    write_atomically(&cert_path, cert.pem().as_bytes()).map_err(|e| fail(e.to_string()))?;
     Ok((cert_path, key_path))
 }
 

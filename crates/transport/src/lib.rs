@@ -17,9 +17,11 @@
 //! ```
 
 pub mod certificate;
+mod lines;
 mod server;
 mod stream;
 
 pub use certificate::CertificateError;
+pub use lines::{Line, LineBuffer};
 pub use server::{ServerTls, TlsSummary, provider};
 pub use stream::Stream;

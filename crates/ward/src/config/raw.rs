@@ -1,0 +1,455 @@
+//! The configuration as written, and its validation into [`Config`].
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::reader::{Section, unknown_sections};
+use super::{Config, ListenerKind, LogFormat, Problem, TlsSource};
+
+/// The configuration file exactly as written: every key optional, nothing
+/// checked beyond its TOML type. See `config/ward.toml` for each key.
+#[derive(Debug, Default, Clone)]
+#[allow(missing_docs)]
+pub struct RawConfig {
+    pub hostname: Option<String>,
+    pub server: RawServer,
+    pub suffix: Option<String>,
+    pub tls_certificate: Option<String>,
+    pub tls_private_key: Option<String>,
+    pub listen: Vec<(ListenerKind, Option<Vec<String>>)>,
+    pub admin_socket: Option<String>,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// The `[server]` section as written.
+#[derive(Debug, Default, Clone)]
+#[allow(missing_docs)]
+pub struct RawServer {
+    pub data_dir: Option<String>,
+    pub shutdown_grace_seconds: Option<i64>,
+    pub max_connections: Option<i64>,
+    pub max_connections_per_ip: Option<i64>,
+}
+
+const SECTIONS: [&str; 6] = ["server", "community", "tls", "listen", "admin", "log"];
+
+impl RawConfig {
+    /// Reads TOML text. A syntax error stops reading (`Err`); otherwise the
+    /// raw values come back with every unknown key and wrong type found.
+    ///
+    /// # Errors
+    ///
+    /// The syntax error, located by line and column.
+    pub fn from_toml(text: &str) -> Result<(Self, Vec<Problem>), Vec<Problem>> {
+        let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start].matches('\n').count() + 1;
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "(file)".to_owned());
+            vec![Problem::new(at, format!("not valid TOML: {}", e.message()))]
+        })?;
+        let p = &mut Vec::new();
+        unknown_sections(&root, &SECTIONS, p);
+
+        let mut server = Section::of(&root, "server", p);
+        let raw_server = RawServer {
+            data_dir: server.string("data_dir", p),
+            shutdown_grace_seconds: server.integer("shutdown_grace_seconds", p),
+            max_connections: server.integer("max_connections", p),
+            max_connections_per_ip: server.integer("max_connections_per_ip", p),
+        };
+        let hostname = server.string("hostname", p);
+        server.finish(p);
+
+        let mut community = Section::of(&root, "community", p);
+        let suffix = community.string("suffix", p);
+        community.finish(p);
+
+        let mut tls = Section::of(&root, "tls", p);
+        let tls_certificate = tls.string("certificate", p);
+        let tls_private_key = tls.string("private_key", p);
+        tls.finish(p);
+
+        let mut listen = Section::of(&root, "listen", p);
+        let listen_values = ListenerKind::ALL
+            .iter()
+            .map(|&kind| (kind, listen.strings(kind.key(), p)))
+            .collect();
+        listen.finish(p);
+
+        let mut admin = Section::of(&root, "admin", p);
+        let admin_socket = admin.string("socket", p);
+        admin.finish(p);
+
+        let mut log = Section::of(&root, "log", p);
+        let log_format = log.string("format", p);
+        let log_level = log.string("level", p);
+        log.finish(p);
+
+        let raw = RawConfig {
+            hostname,
+            server: raw_server,
+            suffix,
+            tls_certificate,
+            tls_private_key,
+            listen: listen_values,
+            admin_socket,
+            log_format,
+            log_level,
+        };
+        Ok((raw, std::mem::take(p)))
+    }
+}
+
+/// Longest path a Unix socket address can hold (`sun_path`, less the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
+    let mut p = Vec::new();
+    let resolve = |s: &str| -> PathBuf {
+        let path = Path::new(s);
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            base.join(path)
+        }
+    };
+
+    let hostname = raw
+        .hostname
+        .unwrap_or_else(|| "localhost".to_owned())
+        .to_ascii_lowercase();
+    if let Err(why) = check_domain(&hostname) {
+        p.push(Problem::new(
+            "server.hostname",
+            format!("{hostname:?} is not a valid host name: {why}"),
+        ));
+    }
+    let suffix = raw
+        .suffix
+        .unwrap_or_else(|| "cjsm.net".to_owned())
+        .to_ascii_lowercase();
+    if let Err(why) = check_domain(&suffix) {
+        p.push(Problem::new(
+            "community.suffix",
+            format!("{suffix:?} is not a valid domain: {why}"),
+        ));
+    } else if !suffix.contains('.') {
+        p.push(Problem::new(
+            "community.suffix",
+            format!("{suffix:?} must be a domain with at least two labels, such as cjsm.net"),
+        ));
+    }
+
+    let data_dir = resolve(raw.server.data_dir.as_deref().unwrap_or("ward-data"));
+    if data_dir.exists() && !data_dir.is_dir() {
+        p.push(Problem::new(
+            "server.data_dir",
+            format!("{} exists and is not a folder", data_dir.display()),
+        ));
+    }
+
+    let shutdown_grace = bounded(
+        &mut p,
+        "server.shutdown_grace_seconds",
+        raw.server.shutdown_grace_seconds,
+        30,
+        0,
+        3600,
+        "seconds",
+    )
+    .map(Duration::from_secs);
+    let max_connections = bounded(
+        &mut p,
+        "server.max_connections",
+        raw.server.max_connections,
+        4096,
+        1,
+        1_000_000,
+        "connections",
+    );
+    let max_connections_per_ip = bounded(
+        &mut p,
+        "server.max_connections_per_ip",
+        raw.server.max_connections_per_ip,
+        100,
+        1,
+        1_000_000,
+        "connections",
+    );
+
+    let tls = match (raw.tls_certificate, raw.tls_private_key) {
+        (None, None) => Some(TlsSource::SelfSigned),
+        (Some(_), None) => {
+            p.push(Problem::new(
+                "tls.private_key",
+                "is missing: a certificate needs its private key",
+            ));
+            None
+        }
+        (None, Some(_)) => {
+            p.push(Problem::new(
+                "tls.certificate",
+                "is missing: a private key needs its certificate",
+            ));
+            None
+        }
+        (Some(cert), Some(key)) => {
+            let (certificate, private_key) = (resolve(&cert), resolve(&key));
+            match transport::certificate::load(&certificate, &private_key) {
+                Ok(_) => Some(TlsSource::Files {
+                    certificate,
+                    private_key,
+                }),
+                Err(e) => {
+                    use transport::CertificateError as E;
+                    let key = match &e {
+                        E::Unreadable { path, .. } if *path == private_key => "tls.private_key",
+                        E::NoPrivateKey { .. } | E::UnsupportedKey { .. } => "tls.private_key",
+                        _ => "tls.certificate",
+                    };
+                    p.push(Problem::new(key, e.to_string()));
+                    None
+                }
+            }
+        }
+    };
+
+    let mut listeners = Vec::new();
+    let mut seen: HashMap<SocketAddr, String> = HashMap::new();
+    for (kind, values) in raw.listen {
+        for (i, value) in values.unwrap_or_default().iter().enumerate() {
+            let key = format!("listen.{}[{i}]", kind.key());
+            match parse_listen(value) {
+                Ok(addr) => {
+                    if addr.port() != 0 {
+                        if let Some(other) = seen.insert(addr, key.clone()) {
+                            p.push(Problem::new(
+                                &key,
+                                format!("{addr} is already used by {other}"),
+                            ));
+                            continue;
+                        }
+                    }
+                    listeners.push((kind, addr));
+                }
+                Err(why) => p.push(Problem::new(key, why)),
+            }
+        }
+    }
+    if listeners.is_empty() && !p.iter().any(|x| x.key.starts_with("listen.")) {
+        p.push(Problem::new(
+            "listen",
+            "no listener is configured: Ward would accept nothing",
+        ));
+    }
+
+    let admin_socket = raw
+        .admin_socket
+        .map(|s| resolve(&s))
+        .unwrap_or_else(|| data_dir.join("admin.sock"));
+    if admin_socket.as_os_str().len() > MAX_SOCKET_PATH {
+        p.push(Problem::new("admin.socket", format!(
+            "{} is longer than the {MAX_SOCKET_PATH} bytes a Unix socket path may have; choose a shorter path",
+            admin_socket.display()
+        )));
+    }
+
+    let log_format = match raw.log_format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            p.push(Problem::new(
+                "log.format",
+                format!("{other:?} is not a log format; use \"text\" or \"json\""),
+            ));
+            LogFormat::Text
+        }
+    };
+    let log_level = raw.log_level.unwrap_or_else(|| "info".to_owned());
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
+        p.push(Problem::new(
+            "log.level",
+            format!(
+                "{log_level:?} is not a log filter ({e}); use e.g. \"info\" or \"ward=debug,info\""
+            ),
+        ));
+    }
+
+    match (tls, shutdown_grace, max_connections, max_connections_per_ip) {
+        (Some(tls), Some(shutdown_grace), Some(max_connections), Some(max_connections_per_ip))
+            if p.is_empty() =>
+        {
+            Ok(Config {
+                hostname,
+                data_dir,
+                suffix,
+                tls,
+                listeners,
+                admin_socket,
+                shutdown_grace,
+                max_connections: max_connections as usize,
+                max_connections_per_ip: max_connections_per_ip as usize,
+                log_format,
+                log_level,
+            })
+        }
+        _ => Err(p),
+    }
+}
+
+fn bounded(
+    p: &mut Vec<Problem>,
+    key: &str,
+    value: Option<i64>,
+    default: u64,
+    min: u64,
+    max: u64,
+    unit: &str,
+) -> Option<u64> {
+    let v = value.unwrap_or(default as i64);
+    if v < min as i64 || v > max as i64 {
+        p.push(Problem::new(
+            key,
+            format!("{v} is out of range: use {min} to {max} {unit}"),
+        ));
+        return None;
+    }
+    Some(v as u64)
+}
+
+/// Parses `address:port` (`[v6]:port` for IPv6), explaining what is wrong.
+fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(format!(
+            "{value:?} needs a port, as in \"0.0.0.0:25\" or \"[::]:25\""
+        ));
+    };
+    let port: u64 = port
+        .parse()
+        .map_err(|_| format!("{port:?} in {value:?} is not a port number"))?;
+    if port > 65535 {
+        return Err(format!(
+            "port {port} is out of range: ports are 1 to 65535 (0 picks any free port)"
+        ));
+    }
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: IpAddr = host
+        .parse()
+        .map_err(|_| format!("{host:?} is not an IP address; listeners bind to addresses such as 0.0.0.0, 127.0.0.1 or [::]"))?;
+    Ok(SocketAddr::new(ip, port as u16))
+}
+
+/// Checks a DNS name: labels of letters, digits and inner hyphens, each at
+/// most 63 characters, the whole at most 253.
+fn check_domain(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.len() > 253 {
+        return Err("it is longer than 253 characters");
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label (two dots, or a dot at an end)");
+        }
+        if label.len() > 63 {
+            return Err("a label is longer than 63 characters");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err("only letters, digits, hyphens and dots are allowed");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a label starts or ends with a hyphen");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen("127.0.0.1:25").unwrap(),
+            "127.0.0.1:25".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen("[::1]:993").unwrap(),
+            "[::1]:993".parse().unwrap()
+        );
+        assert!(
+            parse_listen("127.0.0.1:70000")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            parse_listen("127.0.0.1")
+                .unwrap_err()
+                .contains("needs a port")
+        );
+        assert!(
+            parse_listen("mail.example:25")
+                .unwrap_err()
+                .contains("not an IP address")
+        );
+        assert!(
+            parse_listen("1.2.3.4:x")
+                .unwrap_err()
+                .contains("not a port")
+        );
+    }
+
+    #[test]
+    fn domains() {
+        assert!(check_domain("cjsm.net").is_ok());
+        assert!(check_domain("bad..name").is_err());
+        assert!(check_domain("-bad.example").is_err());
+        assert!(check_domain("sp ace.example").is_err());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = r#"
+            colour = "blue"
+            [server]
+            hostname = 7
+            data_dirr = "x"
+            shutdown_grace_seconds = -1
+            [listen]
+            smtp = ["127.0.0.1:99999", "nowhere:25"]
+            imap = ["127.0.0.1:2143", "127.0.0.1:2143"]
+            [log]
+            format = "xml"
+        "#;
+        let (raw, mut p) = RawConfig::from_toml(text).unwrap();
+        p.extend(validate(raw, Path::new("/tmp")).unwrap_err());
+        let keys: Vec<_> = p.iter().map(|x| x.key.as_str()).collect();
+        for want in [
+            "colour",
+            "server.hostname",
+            "server.data_dirr",
+            "server.shutdown_grace_seconds",
+            "listen.smtp[0]",
+            "listen.smtp[1]",
+            "listen.imap[1]",
+            "log.format",
+        ] {
+            assert!(keys.contains(&want), "{want} missing from {keys:?}");
+        }
+    }
+}

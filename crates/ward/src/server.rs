@@ -1,0 +1,420 @@
+//! The daemon's life: prepare the data folder, bind every listener, tell
+//! systemd it is ready, serve until SIGTERM or SIGINT, reload certificates on
+//! SIGHUP, then stop accepting, give open sessions the grace period, flush the
+//! store and exit.
+//!
+//! ```text
+//!  start ──► Bound ──READY=1──► Serving ──SIGTERM/SIGINT──► Draining ──► flushed, exit 0
+//!                                  │  ▲
+//!                            SIGHUP└──┘ certificates reloaded
+//! ```
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info, info_span, warn};
+use transport::{ServerTls, Stream};
+
+use crate::admin::{self, AdminState};
+use crate::config::{Config, ListenerKind, TlsSource};
+use crate::notify;
+
+/// Why the daemon could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data folder could not be created or used.
+    #[error("cannot use the data folder {path}: {source}")]
+    DataDir {
+        /// The folder.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The store could not be opened or flushed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// The server certificate could not be made or loaded.
+    #[error(transparent)]
+    Certificate(#[from] transport::CertificateError),
+    /// A listening address could not be bound.
+    #[error("cannot listen on {address} ({kind}): {source}")]
+    Bind {
+        /// Which listener.
+        kind: &'static str,
+        /// The address.
+        address: SocketAddr,
+        /// What the operating system said (in use, permission denied, …).
+        source: io::Error,
+    },
+    /// The admin socket could not be set up.
+    #[error("cannot create the admin socket {path}: {source}")]
+    AdminSocket {
+        /// The socket path.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(io::Error),
+}
+
+/// A daemon whose listeners are bound and which is ready to serve.
+#[derive(Debug)]
+pub struct Daemon {
+    config: Config,
+    store: store::Store,
+    tls: ServerTls,
+    listeners: Vec<(ListenerKind, TcpListener)>,
+    admin: UnixListener,
+    first_start: bool,
+}
+
+impl Daemon {
+    /// Prepares the data folder, opens the store, loads (or on first start
+    /// creates) the certificate, and binds every listener and the admin socket.
+    ///
+    /// # Errors
+    ///
+    /// The first thing that failed; nothing is left listening.
+    pub async fn start(config: Config) -> Result<Self, ServeError> {
+        create_private_dir(&config.data_dir)?;
+        let store_dir = config.data_dir.join("store");
+        let store = tokio::task::spawn_blocking(move || store::Store::open(&store_dir))
+            .await
+            .expect("opening the store does not panic")?;
+        let first_start = store.was_created();
+        let tls = match &config.tls {
+            TlsSource::Files {
+                certificate,
+                private_key,
+            } => ServerTls::from_files(certificate, private_key)?,
+            TlsSource::SelfSigned => {
+                let (cert, key) = transport::certificate::ensure_self_signed(
+                    &config.data_dir.join("tls"),
+                    &config.hostname,
+                )?;
+                ServerTls::from_files(&cert, &key)?
+            }
+        };
+        let mut listeners = Vec::with_capacity(config.listeners.len());
+        for &(kind, address) in &config.listeners {
+            let listener = bind(address).map_err(|source| ServeError::Bind {
+                kind: kind.key(),
+                address,
+                source,
+            })?;
+            listeners.push((kind, listener));
+        }
+        let admin =
+            admin::bind(&config.admin_socket).map_err(|source| ServeError::AdminSocket {
+                path: config.admin_socket.clone(),
+                source,
+            })?;
+        Ok(Self {
+            config,
+            store,
+            tls,
+            listeners,
+            admin,
+            first_start,
+        })
+    }
+
+    /// The bound addresses (useful when a port was configured as 0).
+    pub fn addresses(&self) -> Vec<(ListenerKind, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|(kind, l)| l.local_addr().ok().map(|a| (*kind, a)))
+            .collect()
+    }
+
+    /// Whether this start created the data folder's store.
+    pub fn is_first_start(&self) -> bool {
+        self.first_start
+    }
+
+    /// Serves until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
+    ///
+    /// # Errors
+    ///
+    /// Signal handlers that cannot be installed, or a store that cannot be
+    /// flushed at the end.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
+        let mut sigterm = signal(SignalKind::terminate()).map_err(ServeError::Signals)?;
+        let mut sigint = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
+        let mut sighup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
+
+        let shared = Arc::new(Shared {
+            hostname: self.config.hostname.clone(),
+            tls: self.tls.clone(),
+            limits: Limits::new(
+                self.config.max_connections,
+                self.config.max_connections_per_ip,
+            ),
+            next_id: AtomicU64::new(1),
+        });
+        let addresses = self.addresses();
+        let tracker = TaskTracker::new();
+        let mut accept_loops = Vec::new();
+        for (kind, listener) in self.listeners {
+            let task = accept_loop(
+                kind,
+                listener,
+                shared.clone(),
+                shutdown.clone(),
+                tracker.clone(),
+            );
+            accept_loops.push(tokio::spawn(task));
+        }
+        let state = Arc::new(AdminState {
+            version: env!("CARGO_PKG_VERSION"),
+            hostname: self.config.hostname.clone(),
+            data_dir: self.config.data_dir.clone(),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            listeners: addresses.clone(),
+        });
+        let admin_task = tokio::spawn(admin::serve(self.admin, state, shutdown.clone()));
+
+        for (kind, address) in &addresses {
+            info!(listener = kind.key(), %address, "listening");
+        }
+        info!(admin = %self.config.admin_socket.display(), "ready");
+        notify::ready();
+
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = sigterm.recv() => { info!("SIGTERM received"); break }
+                _ = sigint.recv() => { info!("SIGINT received"); break }
+                _ = sighup.recv() => {
+                    notify::reloading();
+                    match self.tls.reload() {
+                        Ok(()) => info!("certificates reloaded"),
+                        Err(e) => warn!(error = %e, "certificate reload failed; the previous certificate stays in use"),
+                    }
+                    notify::ready();
+                }
+            }
+        }
+
+        notify::stopping();
+        let grace = self.config.shutdown_grace;
+        info!(
+            sessions = tracker.len(),
+            grace_seconds = grace.as_secs(),
+            "stopping: no new connections; open sessions may finish"
+        );
+        shutdown.cancel();
+        for task in accept_loops {
+            let _ = task.await;
+        }
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            warn!(
+                sessions = tracker.len(),
+                "grace period over; closing the remaining sessions"
+            );
+        }
+        let _ = admin_task.await;
+        let store = self.store;
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .expect("flushing the store does not panic")?;
+        let _ = std::fs::remove_file(&self.config.admin_socket);
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// State every session shares.
+struct Shared {
+    hostname: String,
+    tls: ServerTls,
+    limits: Limits,
+    next_id: AtomicU64,
+}
+
+async fn accept_loop(
+    kind: ListenerKind,
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Usually EMFILE: back off instead of spinning.
+                    warn!(listener = kind.key(), error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let span = info_span!("conn", id, peer = %peer, listener = kind.key());
+        let Some(permit) = shared.limits.admit(peer.ip()) else {
+            span.in_scope(|| warn!("connection refused: connection limit reached"));
+            tracker.spawn(refuse(kind, tcp));
+            continue;
+        };
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(
+            async move {
+                let _permit = permit;
+                let _ = tcp.set_nodelay(true);
+                tracing::debug!("connected");
+                let stream = Stream::Plain(tcp);
+                let implicit = kind.implicit_tls();
+                let result = match kind {
+                    ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
+                        smtp_in::serve_unavailable(
+                            stream,
+                            implicit,
+                            &shared.tls,
+                            &shared.hostname,
+                            &shutdown,
+                        )
+                        .await
+                    }
+                    ListenerKind::Imap | ListenerKind::Imaps => {
+                        imap::serve_unavailable(stream, implicit, &shared.tls, &shutdown).await
+                    }
+                };
+                match result {
+                    Ok(()) => tracing::debug!("closed"),
+                    Err(e) => tracing::info!(error = %e, "connection ended"),
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+/// Tells a client over the cap why it is turned away (where the protocol
+/// starts in clear text), then closes.
+async fn refuse(kind: ListenerKind, mut tcp: TcpStream) {
+    let line = match kind {
+        ListenerKind::Smtp | ListenerKind::Submission => smtp_in::TOO_MANY_CONNECTIONS,
+        ListenerKind::Imap => imap::TOO_MANY_CONNECTIONS,
+        // Implicit TLS: nothing can be said before a handshake we won't do.
+        ListenerKind::Submissions | ListenerKind::Imaps => return,
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.write_all(line)).await;
+}
+
+/// Connection caps, overall and per client IP address.
+struct Limits {
+    total: usize,
+    per_ip: usize,
+    open: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
+}
+
+/// Holds a connection's place under the caps until dropped.
+struct Permit {
+    ip: IpAddr,
+    open: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
+}
+
+impl Limits {
+    fn new(total: usize, per_ip: usize) -> Self {
+        Self {
+            total,
+            per_ip,
+            open: Arc::default(),
+        }
+    }
+
+    fn admit(&self, ip: IpAddr) -> Option<Permit> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let from_ip = open.1.get(&ip).copied().unwrap_or(0);
+        if open.0 >= self.total || from_ip >= self.per_ip {
+            return None;
+        }
+        open.0 += 1;
+        open.1.insert(ip, from_ip + 1);
+        Some(Permit {
+            ip,
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.0 -= 1;
+        if let Some(n) = open.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Binds a listening socket; IPv6 sockets are IPv6-only so that `0.0.0.0:25`
+/// and `[::]:25` can both be configured.
+fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+fn create_private_dir(path: &Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| ServeError::DataDir {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_count_overall_and_per_ip() {
+        let limits = Limits::new(3, 2);
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let p1 = limits.admit(a).unwrap();
+        let _p2 = limits.admit(a).unwrap();
+        assert!(limits.admit(a).is_none(), "per-IP cap");
+        let _p3 = limits.admit(b).unwrap();
+        assert!(limits.admit(b).is_none(), "overall cap");
+        drop(p1);
+        assert!(limits.admit(a).is_some(), "a place freed on drop");
+    }
+}
