@@ -1,1 +1,12 @@
-//! System tests.
+//! System tests: the real `ward` binary, started as an operator would, on
+//! free loopback ports with a temporary data folder, spoken to over real
+//! sockets and real TLS.
+//!
+//! One test binary made of modules; `harness` holds what they share.
+
+// Items are `pub` for the modules of this one binary.
+#![allow(unreachable_pub)]
+
+mod check_config;
+mod harness;
+mod lifecycle;

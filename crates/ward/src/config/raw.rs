@@ -227,16 +227,15 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         for (i, value) in values.unwrap_or_default().iter().enumerate() {
             let key = format!("listen.{}[{i}]", kind.key());
             match parse_listen(value) {
+                Ok(addr) if addr.port() != 0 && seen.contains_key(&addr) => {
+                    let other = &seen[&addr];
+                    p.push(Problem::new(
+                        &key,
+                        format!("{addr} is already used by {other}"),
+                    ));
+                }
                 Ok(addr) => {
-                    if addr.port() != 0 {
-                        if let Some(other) = seen.insert(addr, key.clone()) {
-                            p.push(Problem::new(
-                                &key,
-                                format!("{addr} is already used by {other}"),
-                            ));
-                            continue;
-                        }
-                    }
+                    seen.insert(addr, key);
                     listeners.push((kind, addr));
                 }
                 Err(why) => p.push(Problem::new(key, why)),

@@ -1,0 +1,308 @@
+//! Starting, talking to and stopping a real `ward` process.
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::SocketAddr;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// Generous bound for anything that should take milliseconds, so a broken
+/// build fails instead of hanging; not a performance assertion.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The `ward` binary Cargo built for these tests.
+pub fn ward_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ward")
+}
+
+/// Runs `ward ARGS` to completion.
+pub fn ward(args: &[&str]) -> Output {
+    Command::new(ward_bin())
+        .args(args)
+        .output()
+        .expect("ward runs")
+}
+
+/// A config file with every listener on 127.0.0.1 port 0 (any free port)
+/// and the data folder inside `dir`; `extra` is appended verbatim.
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"[server]
+hostname = "localhost"
+data_dir = "data"
+shutdown_grace_seconds = 5
+
+[listen]
+smtp = ["127.0.0.1:0"]
+submission = ["127.0.0.1:0"]
+submissions = ["127.0.0.1:0"]
+imap = ["127.0.0.1:0"]
+imaps = ["127.0.0.1:0"]
+
+{extra}"#
+    );
+    let path = dir.join("ward.toml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// A running `ward serve`.
+pub struct Ward {
+    child: Option<Child>,
+    /// The configuration file it was started with.
+    pub config: PathBuf,
+    /// The data folder.
+    pub data: PathBuf,
+    /// Where its standard error (the log) goes.
+    pub log: PathBuf,
+    /// Bound addresses by listener kind, from `ward status --json`.
+    pub listeners: HashMap<String, SocketAddr>,
+}
+
+impl Ward {
+    /// Starts `ward serve --config CONFIG` and waits for systemd-style
+    /// readiness (`READY=1` on a `NOTIFY_SOCKET` the test owns).
+    pub fn start(config: &Path, extra_args: &[&str]) -> Ward {
+        let dir = config.parent().unwrap();
+        let notify_path = dir.join("notify.sock");
+        let _ = fs::remove_file(&notify_path);
+        let notify = UnixDatagram::bind(&notify_path).unwrap();
+        notify.set_read_timeout(Some(PATIENCE)).unwrap();
+        let log = unique(dir.join("ward.log"));
+        let stdout = dir.join("stdout.txt");
+        let child = Command::new(ward_bin())
+            .args(extra_args)
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::from(fs::File::create(&stdout).unwrap()))
+            .stderr(Stdio::from(fs::File::create(&log).unwrap()))
+            .spawn()
+            .expect("ward serve starts");
+        let mut ward = Ward {
+            child: Some(child),
+            config: config.to_owned(),
+            data: dir.join("data"),
+            log,
+            listeners: HashMap::new(),
+        };
+        let mut buf = [0u8; 256];
+        let n = notify
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no READY=1 from ward ({e}); log:\n{}", ward.log_text()));
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            message.contains("READY=1"),
+            "unexpected notification {message:?}"
+        );
+        let status = ward.status_json();
+        for l in status["listeners"].as_array().unwrap() {
+            ward.listeners.insert(
+                l["kind"].as_str().unwrap().to_owned(),
+                l["address"].as_str().unwrap().parse().unwrap(),
+            );
+        }
+        ward
+    }
+
+    /// `ward status --json` against this daemon.
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = ward(&[
+            "status",
+            "--json",
+            "--config",
+            self.config.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "ward status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The address of one listener kind.
+    pub fn addr(&self, kind: &str) -> SocketAddr {
+        self.listeners[kind]
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends a signal by name (`TERM`, `HUP`, `KILL`, …).
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("still running");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("ward did not exit; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The log written so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The self-signed certificate in the data folder.
+    pub fn certificate(&self) -> CertificateDer<'static> {
+        CertificateDer::from_pem_file(self.data.join("tls/cert.pem")).unwrap()
+    }
+}
+
+impl Drop for Ward {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn unique(path: PathBuf) -> PathBuf {
+    let mut n = 0;
+    let stem = path.with_extension("");
+    let mut candidate = stem.with_extension("log");
+    while candidate.exists() {
+        n += 1;
+        candidate = PathBuf::from(format!("{}-{n}.log", stem.display()));
+    }
+    candidate
+}
+
+/// A TLS client that trusts exactly `anchor`.
+pub fn connector(anchor: CertificateDer<'static>) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(anchor).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+/// Completes a TLS handshake for `localhost` over `tcp`.
+pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    connector: &TlsConnector,
+    tcp: S,
+) -> TlsStream<S> {
+    let name = ServerName::try_from("localhost").unwrap();
+    tokio::time::timeout(PATIENCE, connector.connect(name, tcp))
+        .await
+        .expect("handshake in time")
+        .expect("handshake succeeds and the certificate verifies")
+}
+
+/// The certificate the server presented.
+pub fn peer_certificate<S>(tls: &TlsStream<S>) -> CertificateDer<'static> {
+    tls.get_ref().1.peer_certificates().unwrap()[0]
+        .clone()
+        .into_owned()
+}
+
+/// A line-oriented client over any stream.
+pub struct Client<S> {
+    io: BufReader<S>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// Wraps a stream.
+    pub fn new(stream: S) -> Self {
+        Self {
+            io: BufReader::new(stream),
+        }
+    }
+
+    /// Sends one line (CRLF added).
+    pub async fn send(&mut self, line: &str) {
+        let io = self.io.get_mut();
+        io.write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        io.flush().await.unwrap();
+    }
+
+    /// Reads one line, without its ending; empty at end of stream.
+    pub async fn line(&mut self) -> String {
+        let mut line = String::new();
+        tokio::time::timeout(PATIENCE, self.io.read_line(&mut line))
+            .await
+            .expect("a reply in time")
+            .unwrap();
+        line.trim_end().to_owned()
+    }
+
+    /// Reads a complete SMTP reply (all its continuation lines).
+    pub async fn reply(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line().await;
+            let last = line.len() < 4 || line.as_bytes()[3] != b'-';
+            lines.push(line);
+            if last {
+                return lines;
+            }
+        }
+    }
+
+    /// Reads IMAP lines up to and including the one starting with `tag`.
+    pub async fn tagged(&mut self, tag: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line().await;
+            let done = line.starts_with(&format!("{tag} ")) || line.is_empty();
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// Gives the stream back, with nothing buffered left unread.
+    pub fn into_inner(self) -> S {
+        assert!(self.io.buffer().is_empty(), "unread bytes before TLS");
+        self.io.into_inner()
+    }
+}
+
+/// Connects over TCP.
+pub async fn tcp(addr: SocketAddr) -> TcpStream {
+    tokio::time::timeout(PATIENCE, TcpStream::connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connects")
+}
