@@ -147,10 +147,10 @@ pub fn read_label(message: &[u8]) -> Result<Label, PolicyError> {
                 if let Some(marking) = header_marking(&raw) {
                     found.push((marking, LabelSource::ClassificationHeader));
                 }
-            } else if name.eq_ignore_ascii_case("SIO-Label") {
-                if let Some(marking) = sio_label_marking(&raw) {
-                    found.push((marking, LabelSource::SioLabel));
-                }
+            } else if name.eq_ignore_ascii_case("SIO-Label")
+                && let Some(marking) = sio_label_marking(&raw)
+            {
+                found.push((marking, LabelSource::SioLabel));
             }
         }
     }
@@ -256,10 +256,10 @@ fn subject_marking(subject: &str) -> Option<Marking> {
         }
         rest = rest[end + 1..].trim_start();
     }
-    if let Some(colon) = s.find(':').filter(|&c| c <= 40) {
-        if let Some(marking) = marking_of(&s[..colon], Strictness::Subject) {
-            return Some(marking);
-        }
+    if let Some(colon) = s.find(':').filter(|&c| c <= 40)
+        && let Some(marking) = marking_of(&s[..colon], Strictness::Subject)
+    {
+        return Some(marking);
     }
     // Without brackets or colon only the unmistakable compound forms count.
     let norm = normalise(s);
@@ -283,10 +283,10 @@ fn sio_label_marking(value: &str) -> Option<Marking> {
             )
         })
         .collect();
-    if let Some((_, marking)) = params.iter().find(|(k, _)| k == "marking") {
-        if let Some(found) = header_marking(marking) {
-            return Some(found);
-        }
+    if let Some((_, marking)) = params.iter().find(|(k, _)| k == "marking")
+        && let Some(found) = header_marking(marking)
+    {
+        return Some(found);
     }
     let label: String = params
         .iter()

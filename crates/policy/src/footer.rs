@@ -10,7 +10,9 @@
 //! Only the bodies of the parts it changes are rewritten: mail-parser
 //! locates them, each is decoded from its transfer encoding, the notice is
 //! added in the part's own charset, and the body is encoded again with the
-//! same `Content-Transfer-Encoding` (mail-builder's encoders). Every other
+//! same `Content-Transfer-Encoding` (base64 by mail-builder's encoder;
+//! quoted-printable by an RFC 2045 encoder here that keeps lines within 76
+//! characters). Every other
 //! byte — headers, boundaries, attachments — is copied unchanged. An
 //! `X-Ward-Footer: added` header marks the message, so the footer is added
 //! once only; a message whose text already ends with the notice is also
@@ -228,12 +230,7 @@ impl Footer {
         let encoded = match part.encoding {
             Encoding::None => body,
             Encoding::QuotedPrintable => {
-                let mut out = Vec::new();
-                mail_builder::encoders::quoted_printable::quoted_printable_encode(
-                    &body, &mut out, true,
-                )
-                .ok()?;
-                match_trailing_newline(with_line_ending(out, nl), raw, nl)
+                match_trailing_newline(quoted_printable(&body, nl), raw, nl)
             }
             Encoding::Base64 => {
                 let mut out = Vec::new();
@@ -409,6 +406,43 @@ fn rfind_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .rposition(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// RFC 2045 §6.7 quoted-printable for a text body: line breaks (CRLF or LF)
+/// become `nl`, encoded lines are at most 76 characters including the `=` of
+/// a soft line break, and trailing white space is encoded.
+fn quoted_printable(body: &[u8], nl: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(body.len() + body.len() / 8);
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+    for (index, line) in lines.iter().enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut width = 0;
+        for (i, &b) in line.iter().enumerate() {
+            let last = i + 1 == line.len();
+            let literal =
+                matches!(b, b'!'..=b'<' | b'>'..=b'~') || (matches!(b, b' ' | b'\t') && !last);
+            let encoded = [b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
+            let token: &[u8] = if literal {
+                std::slice::from_ref(&b)
+            } else {
+                &encoded
+            };
+            // Leave room for a soft break's `=` unless this token ends the line.
+            let limit = if last { 76 } else { 75 };
+            if width + token.len() > limit {
+                out.push(b'=');
+                out.extend_from_slice(nl);
+                width = 0;
+            }
+            out.extend_from_slice(token);
+            width += token.len();
+        }
+        if index + 1 < lines.len() {
+            out.extend_from_slice(nl);
+        }
+    }
+    out
 }
 
 /// Encoders write CRLF; a message written with LF keeps LF.

@@ -96,6 +96,14 @@ fn assert_reply(error: &PolicyError, code: u16, enhanced: &str, text: &str) {
     assert!(!reply.text.contains(['\r', '\n']));
 }
 
+/// Name, reverse-path, session, expected decision.
+type SenderCase = (
+    &'static str,
+    Option<&'static str>,
+    SessionCredentials,
+    Result<SenderOrigin, PolicyError>,
+);
+
 #[test]
 fn senders_are_believed_only_with_proof() {
     let c = community();
@@ -108,12 +116,7 @@ fn senders_are_believed_only_with_proof() {
         .may_send_as
         .push(a("clerks@greenstonechambers.co.uk.cjsm.net"));
     let ok = |s: SenderOrigin| Ok::<_, PolicyError>(s);
-    let cases: Vec<(
-        &str,
-        Option<&str>,
-        SessionCredentials,
-        Result<SenderOrigin, PolicyError>,
-    )> = vec![
+    let cases: Vec<SenderCase> = vec![
         (
             "own address",
             Some(eric),
