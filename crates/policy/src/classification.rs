@@ -503,6 +503,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn read_label_never_panics(message in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = read_label(&message);
+        }
+
+        #[test]
+        fn read_label_never_panics_on_header_like_text(text in "((Subject|SIO-Label|X-Security-Classification): [ -~]{0,40}\r\n){0,5}") {
+            let _ = read_label(text.as_bytes());
+        }
+    }
+
     #[test]
     fn unlabelled_mail_gains_a_header() {
         let label = read_label(&message("Subject: hello\r\n")).unwrap();

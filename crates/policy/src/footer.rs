@@ -97,7 +97,7 @@ impl Footer {
 
     /// Adds the footer to a raw RFC 5322 message.
     pub fn apply(&self, message: &[u8]) -> FooterOutcome {
-        let Some(parsed) = MessageParser::default().parse(message) else {
+        let Some(parsed) = parse_guarded(message) else {
             return FooterOutcome::Unchanged(Unchanged::Unparseable);
         };
         if parsed
@@ -290,6 +290,18 @@ impl Footer {
     }
 }
 
+/// Parses with mail-parser, treating a panic inside it as "unparseable".
+///
+/// mail-parser 0.11 has arithmetic that overflows on some malformed input
+/// (a quoted-printable part ending in `=` right before its boundary); with
+/// overflow checks on (debug builds) that panics. A message must never crash
+/// the caller, so such input is reported as unparseable instead.
+fn parse_guarded(message: &[u8]) -> Option<mail_parser::Message<'_>> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(message))
+        .ok()
+        .flatten()
+}
+
 /// Which body a part is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyKind {
@@ -476,4 +488,55 @@ fn match_trailing_newline(mut encoded: Vec<u8>, raw: &[u8], nl: &[u8]) -> Vec<u8
         encoded.extend_from_slice(nl);
     }
     encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn quoted_printable_keeps_lines_short_and_encodes_trailing_space() {
+        let encoded =
+            quoted_printable(&[b"a".repeat(200), b" \r\nx=\t".to_vec()].concat(), b"\r\n");
+        let text = String::from_utf8(encoded.clone()).unwrap();
+        assert!(text.split("\r\n").all(|l| l.len() <= 76), "{text}");
+        assert!(text.ends_with("=20\r\nx=3D=09"), "{text}");
+    }
+
+    #[test]
+    fn unparseable_or_empty_input_is_left_alone() {
+        let footer = Footer::default();
+        assert!(matches!(footer.apply(b""), FooterOutcome::Unchanged(_)));
+    }
+
+    #[test]
+    fn regression_mail_parser_qp_soft_break_before_boundary() {
+        let message = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=\r\n--b\r\n";
+        let _ = Footer::default().apply(message);
+    }
+
+    proptest! {
+        #[test]
+        fn quoted_printable_round_trips(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            // Line breaks are canonical CRLF in a text body; bare CR or LF
+            // would not survive any encoder.
+            let body: Vec<u8> = body.into_iter().filter(|&b| b != b'\r' && b != b'\n').collect();
+            let encoded = quoted_printable(&body, b"\r\n");
+            prop_assert!(encoded.split(|&b| b == b'\n').all(|l| l.len() <= 77));
+            prop_assert_eq!(quoted_printable_decode(&encoded).unwrap(), body);
+        }
+
+        #[test]
+        fn apply_never_panics(message in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = Footer::default().apply(&message);
+        }
+
+        #[test]
+        fn apply_never_panics_on_mime_like_text(
+            body in "(Content-Type: (text/plain|text/html|multipart/mixed; boundary=b)\r\n|Content-Transfer-Encoding: (base64|quoted-printable)\r\n|\r\n|--b\r\n|--b--\r\n|[a-zA-Z=<>/ ]{0,20}\r\n){0,20}"
+        ) {
+            let _ = Footer::default().apply(body.as_bytes());
+        }
+    }
 }
