@@ -282,6 +282,7 @@ impl Address {
         };
         let at = match at {
             Some(at) if text.as_bytes().get(at) == Some(&b'@') => at,
+            Some(at) if at == text.len() => return Err(AddressError::MissingAt),
             Some(_) if text.starts_with('"') => {
                 return Err(AddressError::TextAfterQuotedString);
             }
@@ -475,6 +476,7 @@ mod tests {
             ),
             (b"\"abc@x.example", AddressError::UnterminatedQuotedString),
             (b"\"abc\"def@x.example", AddressError::TextAfterQuotedString),
+            (b"\"abc\"", AddressError::MissingAt),
             (
                 b"\"a\x01\"@x.example",
                 AddressError::InvalidLocalPartCharacter { found: '\x01' },
