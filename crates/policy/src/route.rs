@@ -96,7 +96,7 @@ pub enum Route {
         /// Its gateway.
         gateway: Gateway,
         /// The recipient as the gateway expects it (suffix stripped when the
-        /// organisation is configured so; headers: [`crate::rewrite`]).
+        /// organisation is configured so; headers: [`Rewriter`](crate::Rewriter)).
         recipient: Address,
     },
     /// To an external secure domain's own servers (MX), over verified TLS.
