@@ -1,0 +1,3 @@
+//! Store benchmarks (placeholder).
+
+fn main() {}
