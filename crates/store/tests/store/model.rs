@@ -107,7 +107,7 @@ struct ModelMessage {
     body: usize,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct ModelMailbox {
     uidnext: u32,
     messages: BTreeMap<u32, ModelMessage>,
@@ -119,10 +119,12 @@ struct ModelMailbox {
 }
 
 impl ModelMailbox {
-    fn new() -> Self {
+    fn fresh() -> Self {
         Self {
             uidnext: 1,
-            ..Self::default()
+            messages: BTreeMap::new(),
+            touched: BTreeSet::new(),
+            changed: false,
         }
     }
 
@@ -160,7 +162,7 @@ impl Model {
     fn new() -> Self {
         let mut m = Self::default();
         for name in ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"] {
-            m.mailboxes.insert(name.into(), ModelMailbox::new());
+            m.mailboxes.insert(name.into(), ModelMailbox::fresh());
         }
         m
     }
@@ -174,7 +176,7 @@ impl Model {
             prefix.push_str(level);
             self.mailboxes
                 .entry(prefix.clone())
-                .or_insert_with(ModelMailbox::new);
+                .or_insert_with(ModelMailbox::fresh);
         }
     }
 
