@@ -9,7 +9,9 @@
 //! **Durable before positive.** Every operation that changes data is atomic
 //! (one sled batch) and returns only after the change is flushed to disk.
 //! Concurrent writers share flushes (group commit, see the `commit` module),
-//! so durable throughput grows with the number of writers.
+//! so durable throughput grows with the number of writers. Reads do not
+//! wait: they may see a change a few milliseconds before its writer's flush
+//! completes, but change notifications are sent only once it is durable.
 //!
 //! **Synchronous API.** Every method blocks (on the write lock and on the
 //! flush); async callers run it in `tokio::task::spawn_blocking`. Change
