@@ -1,77 +1,90 @@
 //! Ward's durable store: the only crate that touches sled.
 //!
-//! It will own the community (organisations, applications, sponsors), the
-//! accounts, the mailboxes with their IMAP semantics (UIDVALIDITY, UIDs,
-//! MODSEQ, flags), the message bodies (stored once, reference counted), the
-//! outbound queue and the hash-chained audit log. Every operation that
-//! acknowledges data returns only after the data is flushed to disk.
+//! It owns the community (organisations, applications, sponsors, terms
+//! acceptances), the accounts, the mailboxes with their IMAP semantics
+//! (UIDVALIDITY, UIDNEXT, MODSEQ, flags, subscriptions), the message bodies
+//! (stored once, content-addressed, reference counted, read in chunks), the
+//! outbound queue and the hash-chained audit log.
 //!
-//! No sled type crosses this crate's boundary, so another backend could sit
-//! behind the same API.
+//! **Durable before positive.** Every operation that changes data is atomic
+//! (one sled batch) and returns only after the change is flushed to disk.
+//! Concurrent writers share flushes (group commit, see the `commit` module),
+//! so durable throughput grows with the number of writers. Reads do not
+//! wait: they may see a change a few milliseconds before its writer's flush
+//! completes, but change notifications are sent only once it is durable.
+//!
+//! **Synchronous API.** Every method blocks (on the write lock and on the
+//! flush); async callers run it in `tokio::task::spawn_blocking`. Change
+//! notifications are `tokio::sync::broadcast` receivers, usable from both
+//! worlds.
+//!
+//! It does not parse mail (callers hand over opaque cached parse data), hash
+//! passwords, or decide policy. No sled type crosses this crate's boundary,
+//! so another backend could sit behind the same API.
+//!
+//! Layout: `store` (open, write path), `txn` (transaction overlay),
+//! `commit` (group commit), `keys`/`codec` (storage layout), then one module
+//! per kind of data: `community`, `account`, `mailbox`, `message`, `body`,
+//! `queue`, `audit`, plus `notify` (change notification) and `check`
+//! (consistency check).
 //!
 //! ```
+//! use store::{NewMessage, Store};
+//! # use store::{ConnectionKind, Organisation, OrgState, Role, AccountStatus, User};
 //! let dir = tempfile::tempdir().unwrap();
-//! let store = store::Store::open(dir.path()).unwrap();
-//! store.flush().unwrap();
+//! let store = Store::open(dir.path()).unwrap();
+//! # let org = store.create_organisation(&Organisation {
+//! #     name: "Greenstone Chambers".into(),
+//! #     domains: vec!["greenstonechambers.co.uk.cjsm.net".into()],
+//! #     abbreviation: None, connection: ConnectionKind::Mailbox,
+//! #     parent: None, ex_directory: false, state: OrgState::Active,
+//! # }).unwrap();
+//! # let user = store.create_user(&User {
+//! #     address: "eric.brown@greenstonechambers.co.uk.cjsm.net".into(),
+//! #     first_name: "Eric".into(), last_name: "Brown".into(), notice_address: None,
+//! #     organisation: org, role: Role::User, directory: Default::default(),
+//! #     ex_directory: false, status: AccountStatus::Active, password_hash: None,
+//! #     password_set_at: None, failed_attempts: 0, locked_at: None,
+//! #     last_login: None, created_at: 0,
+//! # }).unwrap();
+//! let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap();
+//! let raw = b"Subject: hello\r\n\r\nHello.\r\n";
+//! let landed = store
+//!     .deliver(&[inbox.id], &NewMessage { raw, cached: None, internal_date: 0,
+//!         flags: Default::default(), keywords: Default::default() })
+//!     .unwrap();
+//! assert_eq!(store.read_body(landed[0].body).unwrap(), raw);
+//! assert_eq!(store.mailbox(inbox.id).unwrap().unwrap().messages, 1);
 //! ```
 
-use std::path::{Path, PathBuf};
+mod account;
+mod audit;
+mod body;
+mod check;
+mod codec;
+mod commit;
+mod community;
+mod error;
+mod ids;
+mod keys;
+mod mailbox;
+mod message;
+mod notify;
+mod queue;
+mod store;
+mod txn;
 
-/// What went wrong in the store.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The store could not be opened: missing permissions, a damaged file, or
-    /// another process (another `ward serve`) holding it.
-    #[error("cannot open the store at {path}: {reason}")]
-    Open {
-        /// The store folder.
-        path: PathBuf,
-        /// What the storage engine said.
-        reason: String,
-    },
-    /// Data could not be written to disk.
-    #[error("the store could not write to disk: {0}")]
-    Io(String),
-}
-
-/// An open store. Cheap to clone; clones share the same database.
-#[derive(Clone, Debug)]
-pub struct Store {
-    db: sled::Db,
-}
-
-impl Store {
-    /// Opens (creating if needed) the store in `path`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Open`], for example when another process holds the store.
-    pub fn open(path: &Path) -> Result<Self, Error> {
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|e| Error::Open {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-        Ok(Self { db })
-    }
-
-    /// Whether the store was created by this `open` rather than found on disk.
-    pub fn was_created(&self) -> bool {
-        !self.db.was_recovered()
-    }
-
-    /// Writes everything acknowledged so far to disk.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] when the disk refuses the write.
-    pub fn flush(&self) -> Result<(), Error> {
-        self.db
-            .flush()
-            .map(|_| ())
-            .map_err(|e| Error::Io(e.to_string()))
-    }
-}
+pub use account::{AccountStatus, DirectoryFields, PasswordHash, Role, User};
+pub use audit::{AuditEvent, AuditProblem, AuditRecord, AuditVerdict};
+pub use body::BodyReader;
+pub use check::ConsistencyReport;
+pub use community::{
+    Application, ApplicationState, ConnectionKind, OrgState, Organisation, Sponsor, TermsAcceptance,
+};
+pub use error::Error;
+pub use ids::{ApplicationId, BodyId, MailboxId, OrgId, QueueId, Uid, UserId};
+pub use mailbox::{DELIMITER, MailboxInfo, SpecialUse};
+pub use message::{Appended, Copied, FlagOp, Flags, MessageEntry, NewMessage};
+pub use notify::MailboxChange;
+pub use queue::{QueueEntry, QueueRecipient, RecipientState};
+pub use store::{Options, Store};

@@ -1,0 +1,168 @@
+//! The outbound queue for `smtp-relay`: one entry per accepted message with
+//! a state per recipient, durable across restarts.
+//!
+//! The queued body lives in the shared body store, so a message delivered
+//! locally and queued for a gateway is stored once. Removing the entry
+//! releases the body.
+
+use serde::{Deserialize, Serialize};
+
+use crate::body::{add_body, body_id, release};
+use crate::{BodyId, Error, QueueId, Store, codec, keys};
+
+/// Where one recipient of a queued message stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipientState {
+    /// Not tried yet, or to be retried.
+    Pending,
+    /// Tried and deferred (temporary failure).
+    Deferred {
+        /// The last error, as the peer or the network gave it.
+        last_error: String,
+    },
+    /// Delivered.
+    Delivered {
+        /// When (seconds since the Unix epoch).
+        at: i64,
+    },
+    /// Given up on (permanent failure or expiry); a bounce is due.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One recipient of a queued message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRecipient {
+    /// The recipient address.
+    pub address: String,
+    /// Its state.
+    pub state: RecipientState,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+}
+
+/// A queued outbound message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// The envelope sender (empty for bounces).
+    pub sender: String,
+    /// The recipients and their states.
+    pub recipients: Vec<QueueRecipient>,
+    /// The message body; read it with [`Store::body_reader`].
+    pub body: BodyId,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was queued (seconds since the Unix epoch).
+    pub queued_at: i64,
+    /// Earliest time of the next attempt.
+    pub next_attempt_at: i64,
+    /// Held by an operator: not tried until released.
+    pub held: bool,
+}
+
+impl Store {
+    /// Queues a message for relay, durably. Each recipient starts
+    /// [`RecipientState::Pending`], due at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`].
+    pub fn enqueue(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        raw: &[u8],
+        now: i64,
+    ) -> Result<QueueId, Error> {
+        let body = body_id(raw);
+        self.write(|txn| {
+            add_body(txn, body, raw, None, 1)?;
+            let id = QueueId(txn.next_id("queue")?);
+            let entry = QueueEntry {
+                sender: sender.to_owned(),
+                recipients: recipients
+                    .iter()
+                    .map(|r| QueueRecipient {
+                        address: r.clone(),
+                        state: RecipientState::Pending,
+                        attempts: 0,
+                    })
+                    .collect(),
+                body,
+                size: raw.len() as u64,
+                queued_at: now,
+                next_attempt_at: now,
+                held: false,
+            };
+            txn.put_as(keys::id(keys::QUEUE, id.0), &entry);
+            Ok(id)
+        })
+    }
+
+    /// A queue entry by id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Corrupt`].
+    pub fn queue_entry(&self, id: QueueId) -> Result<Option<QueueEntry>, Error> {
+        self.read_as(&keys::id(keys::QUEUE, id.0), "queue entry")
+    }
+
+    /// All queue entries in id (arrival) order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Corrupt`].
+    pub fn queue_entries(&self) -> Result<Vec<(QueueId, QueueEntry)>, Error> {
+        let mut out = Vec::new();
+        for item in self.tree().scan_prefix([keys::QUEUE]) {
+            let (k, v) = item?;
+            out.push((QueueId(keys::key_id(&k)), codec::decode(&v, "queue entry")?));
+        }
+        Ok(out)
+    }
+
+    /// Changes a queue entry atomically and durably (recipient states,
+    /// next attempt, hold/release). Returns the new entry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchQueueEntry`], [`Error::Io`].
+    pub fn update_queue_entry(
+        &self,
+        id: QueueId,
+        change: impl FnOnce(&mut QueueEntry),
+    ) -> Result<QueueEntry, Error> {
+        self.write(|txn| {
+            let key = keys::id(keys::QUEUE, id.0);
+            let mut entry: QueueEntry = txn
+                .get_as(&key, "queue entry")?
+                .ok_or(Error::NoSuchQueueEntry(id.0))?;
+            let body = entry.body;
+            change(&mut entry);
+            // The body is owned by the entry; it cannot be swapped.
+            entry.body = body;
+            txn.put_as(key, &entry);
+            Ok(entry)
+        })
+    }
+
+    /// Removes a queue entry (all recipients done, or an operator deleted
+    /// it) and releases its body.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchQueueEntry`], [`Error::Io`].
+    pub fn remove_queue_entry(&self, id: QueueId) -> Result<(), Error> {
+        self.write(|txn| {
+            let key = keys::id(keys::QUEUE, id.0);
+            let entry: QueueEntry = txn
+                .get_as(&key, "queue entry")?
+                .ok_or(Error::NoSuchQueueEntry(id.0))?;
+            txn.remove(key);
+            release(txn, entry.body)
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! A write transaction: reads see the transaction's own writes, and the
+//! writes are applied as one atomic sled batch when the operation succeeds.
+//!
+//! Operations run one at a time under the store's write lock, so a value read
+//! in a transaction cannot change before the transaction commits; there are
+//! no conflicts and no retries. An operation that returns an error leaves no
+//! trace, because its writes were only ever in the overlay.
+
+use std::collections::BTreeMap;
+
+use serde::{Serialize, de::DeserializeOwned};
+use sled::IVec;
+
+use crate::codec::{decode, encode};
+use crate::notify::MailboxChange;
+use crate::{Error, MailboxId, keys};
+
+/// Pending writes and the changes to announce once they are durable.
+pub(crate) struct Txn<'a> {
+    tree: &'a sled::Tree,
+    /// Key → new value, or `None` for a removal.
+    writes: BTreeMap<Vec<u8>, Option<IVec>>,
+    /// Changes to publish after the commit is durable.
+    changes: Vec<(MailboxId, MailboxChange)>,
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn new(tree: &'a sled::Tree) -> Self {
+        Self {
+            tree,
+            writes: BTreeMap::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    /// The current value of `key`, including this transaction's writes.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<IVec>, Error> {
+        match self.writes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(self.tree.get(key)?),
+        }
+    }
+
+    /// The decoded value of `key`.
+    pub(crate) fn get_as<T: DeserializeOwned>(
+        &self,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Option<T>, Error> {
+        self.get(key)?.map(|v| decode(&v, what)).transpose()
+    }
+
+    /// Whether `key` exists.
+    pub(crate) fn contains(&self, key: &[u8]) -> Result<bool, Error> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Writes raw bytes.
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: impl Into<IVec>) {
+        self.writes.insert(key, Some(value.into()));
+    }
+
+    /// Writes an encoded value.
+    pub(crate) fn put_as<T: Serialize>(&mut self, key: Vec<u8>, value: &T) {
+        self.put(key, encode(value));
+    }
+
+    /// Removes a key.
+    pub(crate) fn remove(&mut self, key: Vec<u8>) {
+        self.writes.insert(key, None);
+    }
+
+    /// All entries whose key starts with `prefix`, in key order, including
+    /// this transaction's writes.
+    pub(crate) fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(IVec, IVec)>, Error> {
+        let mut out: Vec<(IVec, IVec)> = Vec::new();
+        for item in self.tree.scan_prefix(prefix) {
+            let (k, v) = item?;
+            out.push((k, v));
+        }
+        let pending: Vec<_> = self
+            .writes
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .collect();
+        if pending.is_empty() {
+            return Ok(out);
+        }
+        let mut merged: BTreeMap<IVec, IVec> = out.into_iter().collect();
+        for (k, v) in pending {
+            match v {
+                Some(v) => merged.insert(IVec::from(k.as_slice()), v.clone()),
+                None => merged.remove(k.as_slice()),
+            };
+        }
+        Ok(merged.into_iter().collect())
+    }
+
+    /// Takes the next value of a store-wide counter (starting at 1).
+    pub(crate) fn next_id(&mut self, counter: &'static str) -> Result<u64, Error> {
+        let key = keys::text(keys::META, counter);
+        let current = self.get_as::<u64>(&key, "counter")?.unwrap_or(0);
+        let next = current
+            .checked_add(1)
+            .ok_or(Error::CounterExhausted(counter))?;
+        self.put_as(key, &next);
+        Ok(next)
+    }
+
+    /// Queues a change for announcement once the transaction is durable.
+    pub(crate) fn announce(&mut self, mailbox: MailboxId, change: MailboxChange) {
+        self.changes.push((mailbox, change));
+    }
+
+    /// Whether the transaction wrote anything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// The batch to apply and the changes to announce afterwards.
+    pub(crate) fn finish(self) -> (sled::Batch, Vec<(MailboxId, MailboxChange)>) {
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.writes {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        (batch, self.changes)
+    }
+}

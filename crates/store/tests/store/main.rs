@@ -1,0 +1,8 @@
+//! Integration tests of the store, built as one test binary: the public API
+//! behaviour (`api`), a model-based property test (`model`), and the
+//! SIGKILL crash test (`crash`).
+
+mod api;
+mod crash;
+mod model;
+mod support;
