@@ -132,7 +132,7 @@ mod tests {
             (b"a\r\n.b\r\n.\r\n", b"a\r\nb\r\n", true),
             (b"a\r\n...\r\n.\r\n", b"a\r\n..\r\n", true),
             // Smuggling attempts: none of these ends the body.
-            (b"a\n.\nMAIL FROM:<x@y>\n", b"a\n\nMAIL FROM:<x@y>\n", false),
+            (b"a\n.\nMAIL FROM:<x@y>\n", b"a\n.\nMAIL FROM:<x@y>\n", false),
             (b"a\r.\rMAIL", b"a\r.\rMAIL", false),
             (b"a\r\n.\nMAIL", b"a\r\n\nMAIL", false),
             (b"a\n.\r\nMAIL", b"a\n.\r\nMAIL", false),

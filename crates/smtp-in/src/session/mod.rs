@@ -53,7 +53,7 @@
 //! let Step::Write(bytes) = session.next() else { panic!() };
 //! let text = String::from_utf8(bytes).unwrap();
 //! assert!(text.starts_with("220 mx.ward.test ESMTP Ward\r\n250-mx.ward.test greets gw.example\r\n"));
-//! assert!(text.contains("250-REQUIRETLS\r\n") && !text.contains("STARTTLS"));
+//! assert!(text.contains("REQUIRETLS\r\n") && !text.contains("STARTTLS"));
 //! assert!(text.ends_with("250 2.0.0 OK\r\n"));
 //! assert!(matches!(session.next(), Step::NeedInput));
 //! ```
