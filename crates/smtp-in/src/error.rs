@@ -161,7 +161,9 @@ impl From<&SessionError> for Reply {
                 (5, 5, 6),
                 format!("Line too long; command lines are at most {limit} octets"),
             ),
-            E::NulInCommand => Reply::new(500, (5, 5, 2), "NUL characters are not allowed in commands"),
+            E::NulInCommand => {
+                Reply::new(500, (5, 5, 2), "NUL characters are not allowed in commands")
+            }
             E::BareLineEnd => Reply::new(
                 500,
                 (5, 5, 2),
@@ -175,11 +177,9 @@ impl From<&SessionError> for Reply {
                 CommandError::Syntax { usage } => {
                     Reply::new(501, (5, 5, 4), format!("Syntax error; use {usage}"))
                 }
-                CommandError::UnknownParameter { name } => Reply::new(
-                    555,
-                    (5, 5, 4),
-                    format!("Parameter {name} is not supported"),
-                ),
+                CommandError::UnknownParameter { name } => {
+                    Reply::new(555, (5, 5, 4), format!("Parameter {name} is not supported"))
+                }
                 CommandError::InvalidParameter { name } => Reply::new(
                     501,
                     (5, 5, 4),
@@ -205,11 +205,9 @@ impl From<&SessionError> for Reply {
             ),
             E::AlreadyAuthenticated => Reply::new(503, (5, 5, 1), "Already authenticated"),
             E::AuthCancelled => Reply::new(501, (5, 0, 0), "Authentication cancelled"),
-            E::AuthMalformed => Reply::new(
-                501,
-                (5, 5, 2),
-                "Cannot decode the authentication response",
-            ),
+            E::AuthMalformed => {
+                Reply::new(501, (5, 5, 2), "Cannot decode the authentication response")
+            }
             E::UnframableChunk => Reply::new(
                 501,
                 (5, 5, 4),
@@ -235,12 +233,12 @@ impl From<&SessionError> for Reply {
                 (5, 6, 0),
                 "Message refused: it has no From header with your address",
             ),
-            E::TooManyErrors => Reply::new(
-                421,
-                (4, 7, 0),
-                "Too many errors; closing the connection",
-            ),
-            E::IdleTimeout => Reply::new(421, (4, 4, 2), "Idle for too long; closing the connection"),
+            E::TooManyErrors => {
+                Reply::new(421, (4, 7, 0), "Too many errors; closing the connection")
+            }
+            E::IdleTimeout => {
+                Reply::new(421, (4, 4, 2), "Idle for too long; closing the connection")
+            }
             E::ShuttingDown => Reply::new(
                 421,
                 (4, 3, 2),
@@ -267,7 +265,10 @@ mod tests {
             (SessionError::LineTooLong { limit: 1000 }, "500 5.5.6"),
             (SessionError::NulInCommand, "500 5.5.2"),
             (SessionError::TooManyErrors, "421 4.7.0"),
-            (SessionError::Content(ContentError::BareLineFeed), "554 5.6.0"),
+            (
+                SessionError::Content(ContentError::BareLineFeed),
+                "554 5.6.0",
+            ),
             (SessionError::Policy(PolicyError::TlsRequired), "530 5.7.0"),
             (
                 SessionError::Policy(PolicyError::TooManyRecipients { limit: 2 }),
@@ -278,7 +279,9 @@ mod tests {
                 "552 5.3.4",
             ),
             (
-                SessionError::Delivery(DeliveryError::StorageFailed { detail: "disk".into() }),
+                SessionError::Delivery(DeliveryError::StorageFailed {
+                    detail: "disk".into(),
+                }),
                 "451 4.3.0",
             ),
         ];
@@ -286,10 +289,12 @@ mod tests {
             let reply = Reply::from(&error).to_string();
             assert!(reply.starts_with(prefix), "{error:?} → {reply}");
         }
-        assert!(!Reply::from(&SessionError::Delivery(DeliveryError::StorageFailed {
-            detail: "secret path".into()
-        }))
-        .text
-        .contains("secret"));
+        assert!(
+            !Reply::from(&SessionError::Delivery(DeliveryError::StorageFailed {
+                detail: "secret path".into()
+            }))
+            .text
+            .contains("secret")
+        );
     }
 }

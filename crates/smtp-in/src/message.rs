@@ -100,7 +100,12 @@ pub fn check_from(message: &[u8], user: &AuthenticatedUser) -> Result<(), Sessio
     let addresses: Vec<String> = parsed
         .as_ref()
         .and_then(|m| m.from())
-        .map(|from| from.iter().filter_map(|a| a.address()).map(str::to_owned).collect())
+        .map(|from| {
+            from.iter()
+                .filter_map(|a| a.address())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     if addresses.is_empty() {
         return Err(SessionError::FromHeaderMissing);
@@ -177,9 +182,18 @@ mod tests {
     #[test]
     fn dates_are_rfc5322() {
         assert_eq!(rfc5322_date(at(0)), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc5322_date(at(784_887_151)), "Tue, 15 Nov 1994 08:12:31 +0000");
-        assert_eq!(rfc5322_date(at(951_782_400)), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(rfc5322_date(at(1_767_225_599)), "Wed, 31 Dec 2025 23:59:59 +0000");
+        assert_eq!(
+            rfc5322_date(at(784_887_151)),
+            "Tue, 15 Nov 1994 08:12:31 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(at(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(at(1_767_225_599)),
+            "Wed, 31 Dec 2025 23:59:59 +0000"
+        );
     }
 
     #[test]
@@ -206,9 +220,14 @@ mod tests {
         let bare = b"From: a@b.example\r\nSubject: x\r\n\r\nbody\r\n";
         let fixed = add_missing_submission_headers(bare, "mx.ward.test", "Q1", at(0));
         let text = String::from_utf8(fixed).unwrap();
-        assert!(text.starts_with("Message-ID: <Q1@mx.ward.test>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\nFrom:"));
+        assert!(text.starts_with(
+            "Message-ID: <Q1@mx.ward.test>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\nFrom:"
+        ));
         let full = b"Message-ID: <x@y>\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\n\r\nb\r\n";
-        assert_eq!(add_missing_submission_headers(full, "h", "u", at(0)), full.to_vec());
+        assert_eq!(
+            add_missing_submission_headers(full, "h", "u", at(0)),
+            full.to_vec()
+        );
     }
 
     #[test]
@@ -220,6 +239,9 @@ mod tests {
             check_from(b"From: boss@org.example.cjsm.net\r\n\r\nx", &user),
             Err(SessionError::Policy(PolicyError::SenderNotPermitted { .. }))
         ));
-        assert_eq!(check_from(b"Subject: x\r\n\r\nx", &user), Err(SessionError::FromHeaderMissing));
+        assert_eq!(
+            check_from(b"Subject: x\r\n\r\nx", &user),
+            Err(SessionError::FromHeaderMissing)
+        );
     }
 }

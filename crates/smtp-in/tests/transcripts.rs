@@ -116,7 +116,10 @@ fn escape(bytes: &[u8]) -> String {
 fn load(path: &std::path::Path) -> Transcript {
     let text = std::fs::read_to_string(path).unwrap();
     let mut options = Options::new("mx.ward.test", Listener::Relay);
-    let (mut max_size, mut max_rcpt) = (Limits::default().max_message_size, Limits::default().max_recipients);
+    let (mut max_size, mut max_rcpt) = (
+        Limits::default().max_message_size,
+        Limits::default().max_recipients,
+    );
     let mut implicit_tls = false;
     let mut peer = None;
     let mut items = Vec::new();
@@ -176,7 +179,8 @@ fn tls_info(spec: &str) -> TlsInfo {
         if let Some(org) = word.strip_prefix("gateway=") {
             info.gateway_organisation = Some(org.replace('_', " "));
         } else if let Some(name) = word.strip_prefix("cert=") {
-            info.client_certificate_names.push(Domain::parse(name).unwrap());
+            info.client_certificate_names
+                .push(Domain::parse(name).unwrap());
         } else {
             panic!("bad handshake word {word}");
         }
@@ -211,7 +215,11 @@ fn render(event: &Event) -> String {
             label,
             data,
         } => {
-            let from = envelope.mail_from.as_ref().map(ToString::to_string).unwrap_or_default();
+            let from = envelope
+                .mail_from
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let mut text = format!("E: message from=<{from}> to=");
             for (i, r) in envelope.recipients.iter().enumerate() {
                 if i > 0 {
@@ -271,12 +279,16 @@ fn answer(session: &mut Session, event: &Event, answer: Option<String>, name: &s
         (Event::AuthRequested { .. }, ["auth", "fail"]) => {
             session.auth_result(Err(PolicyError::AuthenticationFailed))
         }
-        (Event::RecipientCheckRequested { .. }, ["rcpt", "ok"]) => session.recipient_checked(Ok(())),
+        (Event::RecipientCheckRequested { .. }, ["rcpt", "ok"]) => {
+            session.recipient_checked(Ok(()))
+        }
         (Event::RecipientCheckRequested { recipient, .. }, ["rcpt", "none"]) => session
             .recipient_checked(Err(PolicyError::NoSuchMailbox {
                 recipient: recipient.clone(),
             })),
-        (Event::MessageReceived { .. }, ["delivered", id]) => session.delivered(Ok((*id).to_owned())),
+        (Event::MessageReceived { .. }, ["delivered", id]) => {
+            session.delivered(Ok((*id).to_owned()))
+        }
         (Event::MessageReceived { .. }, ["delivery", "failed"]) => {
             session.delivered(Err(DeliveryError::StorageFailed {
                 detail: "disk full".into(),
@@ -293,7 +305,12 @@ fn run(t: &Transcript, splits: &dyn Fn(usize) -> bool) -> Vec<String> {
     let initial_tls = t
         .implicit_tls
         .then(|| TlsInfo::new("TLSv1.3", "TLS13_AES_256_GCM_SHA384"));
-    let mut session = Session::new(t.options.clone(), Arc::new(community()), t.peer, initial_tls);
+    let mut session = Session::new(
+        t.options.clone(),
+        Arc::new(community()),
+        t.peer,
+        initial_tls,
+    );
     let mut answers: VecDeque<String> = VecDeque::new();
     let mut handshakes: VecDeque<String> = VecDeque::new();
     for item in &t.items {
@@ -310,7 +327,10 @@ fn run(t: &Transcript, splits: &dyn Fn(usize) -> bool) -> Vec<String> {
 
     let flush = |written: &mut Vec<u8>, trace: &mut Vec<String>| {
         let text = String::from_utf8_lossy(written).into_owned();
-        assert!(text.is_empty() || text.ends_with("\r\n"), "partial reply line {text:?}");
+        assert!(
+            text.is_empty() || text.ends_with("\r\n"),
+            "partial reply line {text:?}"
+        );
         for line in text.split_terminator("\r\n") {
             trace.push(format!("S: {line}"));
         }
@@ -346,7 +366,12 @@ fn run(t: &Transcript, splits: &dyn Fn(usize) -> bool) -> Vec<String> {
         }
     };
 
-    drain(&mut session, &mut trace, &mut written, &mut pending_handshake);
+    drain(
+        &mut session,
+        &mut trace,
+        &mut written,
+        &mut pending_handshake,
+    );
     let mut closed = trace.last().is_some_and(|l| l == "X");
     for item in &t.items {
         let Item::Client(bytes) = item else {
@@ -354,7 +379,12 @@ fn run(t: &Transcript, splits: &dyn Fn(usize) -> bool) -> Vec<String> {
             // handshake, if one is due, happens now.
             if let Some(spec) = pending_handshake.take() {
                 session.tls_established(tls_info(&spec)).unwrap();
-                drain(&mut session, &mut trace, &mut written, &mut pending_handshake);
+                drain(
+                    &mut session,
+                    &mut trace,
+                    &mut written,
+                    &mut pending_handshake,
+                );
             }
             continue;
         };
@@ -366,7 +396,12 @@ fn run(t: &Transcript, splits: &dyn Fn(usize) -> bool) -> Vec<String> {
                 }
                 session.feed(&bytes[start..i]);
                 start = i;
-                drain(&mut session, &mut trace, &mut written, &mut pending_handshake);
+                drain(
+                    &mut session,
+                    &mut trace,
+                    &mut written,
+                    &mut pending_handshake,
+                );
                 closed = trace.last().is_some_and(|l| l == "X");
             }
         }
@@ -432,7 +467,11 @@ fn transcripts_replay_split_at_every_byte() {
             .sum();
         for split in 1..total {
             let got = run(&t, &|at| at == split);
-            assert!(got == want, "split at {split}: {}", diff(&t.name, &want, &got));
+            assert!(
+                got == want,
+                "split at {split}: {}",
+                diff(&t.name, &want, &got)
+            );
         }
         let got = run(&t, &|_| true);
         assert!(got == want, "byte by byte: {}", diff(&t.name, &want, &got));

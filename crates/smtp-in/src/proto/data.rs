@@ -126,13 +126,21 @@ mod tests {
     #[test]
     fn ends_only_at_crlf_dot_crlf() {
         let cases: &[(&[u8], &[u8], bool)] = &[
-            (b"Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n", b"Subject: x\r\n\r\nhi\r\n", true),
+            (
+                b"Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n",
+                b"Subject: x\r\n\r\nhi\r\n",
+                true,
+            ),
             (b".\r\n", b"", true),
             (b"a\r\n..b\r\n.\r\n", b"a\r\n.b\r\n", true),
             (b"a\r\n.b\r\n.\r\n", b"a\r\nb\r\n", true),
             (b"a\r\n...\r\n.\r\n", b"a\r\n..\r\n", true),
             // Smuggling attempts: none of these ends the body.
-            (b"a\n.\nMAIL FROM:<x@y>\n", b"a\n.\nMAIL FROM:<x@y>\n", false),
+            (
+                b"a\n.\nMAIL FROM:<x@y>\n",
+                b"a\n.\nMAIL FROM:<x@y>\n",
+                false,
+            ),
             (b"a\r.\rMAIL", b"a\r.\rMAIL", false),
             (b"a\r\n.\nMAIL", b"a\r\n\nMAIL", false),
             (b"a\n.\r\nMAIL", b"a\n.\r\nMAIL", false),

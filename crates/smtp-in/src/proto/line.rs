@@ -95,7 +95,8 @@ mod tests {
     #[test]
     fn table() {
         use LineError::*;
-        let cases: &[(&[u8], Vec<Result<&[u8], LineError>>)] = &[
+        type Case<'a> = (&'a [u8], Vec<Result<&'a [u8], LineError>>);
+        let cases: &[Case<'_>] = &[
             (b"NOOP\r\n", vec![Ok(b"NOOP")]),
             (b"NOOP\r\nQUIT\r\n", vec![Ok(b"NOOP"), Ok(b"QUIT")]),
             (b"NOOP", vec![]),
@@ -105,7 +106,10 @@ mod tests {
             (b"0123456789\r\nQUIT\r\n", vec![Err(TooLong), Ok(b"QUIT")]),
             (b"01234567\r\n", vec![Ok(b"01234567")]),
             (b"012345678\r\n", vec![Err(TooLong)]),
-            (b"0123456789012345678901234\r\nQUIT\r\n", vec![Err(TooLong), Ok(b"QUIT")]),
+            (
+                b"0123456789012345678901234\r\nQUIT\r\n",
+                vec![Err(TooLong), Ok(b"QUIT")],
+            ),
         ];
         for (input, expected) in cases {
             let expected: Vec<_> = expected.iter().map(|r| r.map(<[u8]>::to_vec)).collect();

@@ -54,7 +54,9 @@ impl Positive {
             format!("{code} {status} {text}\r\n").into_bytes()
         };
         match self {
-            Positive::Greeting { hostname } => format!("220 {hostname} ESMTP Ward\r\n").into_bytes(),
+            Positive::Greeting { hostname } => {
+                format!("220 {hostname} ESMTP Ward\r\n").into_bytes()
+            }
             Positive::Ehlo {
                 hostname,
                 client,
@@ -70,9 +72,11 @@ impl Positive {
             Positive::SenderOk => line(250, "2.1.0", "Sender OK"),
             Positive::RecipientOk => line(250, "2.1.5", "Recipient OK"),
             Positive::StartData => b"354 Start mail input; end with <CRLF>.<CRLF>\r\n".to_vec(),
-            Positive::Accepted { queue_id } => {
-                line(250, "2.0.0", &format!("Message accepted for delivery as {queue_id}"))
-            }
+            Positive::Accepted { queue_id } => line(
+                250,
+                "2.0.0",
+                &format!("Message accepted for delivery as {queue_id}"),
+            ),
             Positive::ChunkReceived { size } => {
                 line(250, "2.0.0", &format!("{size} octets received"))
             }
@@ -126,7 +130,11 @@ mod tests {
             b"250-mx.example greets c.example\r\n250-PIPELINING\r\n250 SIZE 10\r\n"
         );
         assert_eq!(
-            encode_refusal(&Reply::new(530, (5, 7, 0), "Must issue a STARTTLS command first")),
+            encode_refusal(&Reply::new(
+                530,
+                (5, 7, 0),
+                "Must issue a STARTTLS command first"
+            )),
             b"530 5.7.0 Must issue a STARTTLS command first\r\n"
         );
     }

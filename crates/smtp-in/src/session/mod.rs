@@ -195,6 +195,14 @@ enum State {
     Closed,
 }
 
+/// What one attempt to advance achieved.
+enum Progress {
+    /// Input or a pending chunk was consumed; this is the new state.
+    Made(State),
+    /// Nothing to do until more input or an answer arrives.
+    Blocked(State),
+}
+
 /// A BDAT chunk being read: into the message, or skipped before a refusal.
 #[derive(Debug)]
 struct ReceivingChunk {
@@ -268,17 +276,20 @@ impl Session {
 
     /// The next thing to do. Replies to pipelined commands are gathered into
     /// one `Write` where possible.
+    // Not an `Iterator`: the session never ends its sequence of steps (after
+    // `Close` it keeps answering `Close`), and the name is STYLE rule 7's.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Step {
         loop {
             let blocked = self.ctx.steps.iter().any(|s| !matches!(s, Step::Write(_)));
             if !blocked {
                 let state = std::mem::replace(&mut self.state, State::Closed);
                 match self.ctx.advance(state) {
-                    Ok(state) => {
+                    Progress::Made(state) => {
                         self.state = state;
                         continue;
                     }
-                    Err(state) => self.state = state,
+                    Progress::Blocked(state) => self.state = state,
                 }
             }
             return self.ctx.steps.pop_front().unwrap_or(match self.state {
@@ -353,13 +364,20 @@ impl Session {
     /// # Errors
     ///
     /// [`UnexpectedAnswer`] when no such event is pending.
-    pub fn delivered(&mut self, result: Result<String, DeliveryError>) -> Result<(), UnexpectedAnswer> {
+    pub fn delivered(
+        &mut self,
+        result: Result<String, DeliveryError>,
+    ) -> Result<(), UnexpectedAnswer> {
         let State::AwaitingDelivery = self.state else {
             return Err(UnexpectedAnswer);
         };
         self.state = match result {
             Ok(queue_id) => {
-                let queue_id = queue_id.chars().filter(|c| !c.is_control()).take(64).collect();
+                let queue_id = queue_id
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(64)
+                    .collect();
                 self.ctx.reply(Positive::Accepted { queue_id });
                 State::ExpectMail
             }
@@ -484,17 +502,17 @@ impl Context {
         }
     }
 
-    /// Makes progress on the input: `Err` gives the state back unchanged
-    /// when nothing can be done until more input or an answer arrives.
-    fn advance(&mut self, state: State) -> Result<State, State> {
+    /// Makes progress on the input, or gives the state back unchanged when
+    /// nothing can be done until more input or an answer arrives.
+    fn advance(&mut self, state: State) -> Progress {
         match state {
             State::ReceivingData(envelope, mut receiver, mut body) => {
                 if self.input.is_empty() {
-                    return Err(State::ReceivingData(envelope, receiver, body));
+                    return Progress::Blocked(State::ReceivingData(envelope, receiver, body));
                 }
                 let (consumed, finished) = receiver.receive(&self.input, &mut body);
                 self.input.drain(..consumed);
-                Ok(if finished {
+                Progress::Made(if finished {
                     self.finish_message(envelope, body)
                 } else {
                     State::ReceivingData(envelope, receiver, body)
@@ -502,7 +520,7 @@ impl Context {
             }
             State::ReceivingChunk(mut chunk) => {
                 if chunk.remaining > 0 && self.input.is_empty() {
-                    return Err(State::ReceivingChunk(chunk));
+                    return Progress::Blocked(State::ReceivingChunk(chunk));
                 }
                 let take = usize::try_from(chunk.remaining)
                     .unwrap_or(usize::MAX)
@@ -512,24 +530,28 @@ impl Context {
                 }
                 self.input.drain(..take);
                 chunk.remaining -= take as u64;
-                Ok(if chunk.remaining == 0 {
+                Progress::Made(if chunk.remaining == 0 {
                     self.chunk_received(chunk)
                 } else {
                     State::ReceivingChunk(chunk)
                 })
             }
             State::ExpectAuthResponse(stage) => match self.framer.next_line(&mut self.input) {
-                None => Err(State::ExpectAuthResponse(stage)),
-                Some(Err(error)) => Ok(self.refuse(line_error(error, &self.options), State::ExpectMail)),
-                Some(Ok(line)) => Ok(self.auth_response(stage, &line)),
+                None => Progress::Blocked(State::ExpectAuthResponse(stage)),
+                Some(Err(error)) => {
+                    Progress::Made(self.refuse(line_error(error, &self.options), State::ExpectMail))
+                }
+                Some(Ok(line)) => Progress::Made(self.auth_response(stage, &line)),
             },
             State::ExpectEhlo
             | State::ExpectMail
             | State::ExpectRcptOrData(_)
             | State::ExpectChunk(..) => match self.framer.next_line(&mut self.input) {
-                None => Err(state),
-                Some(Err(error)) => Ok(self.refuse(line_error(error, &self.options), state)),
-                Some(Ok(line)) => Ok(match Command::parse(&line) {
+                None => Progress::Blocked(state),
+                Some(Err(error)) => {
+                    Progress::Made(self.refuse(line_error(error, &self.options), state))
+                }
+                Some(Ok(line)) => Progress::Made(match Command::parse(&line) {
                     Ok(command) => self.command(state, command),
                     Err(_) if is_bdat(&line) => self.refuse(SessionError::UnframableChunk, state),
                     Err(error) => self.refuse(error.into(), state),
@@ -539,7 +561,7 @@ impl Context {
             | State::AwaitingRecipientCheck(..)
             | State::AwaitingDelivery
             | State::ExpectTlsHandshake
-            | State::Closed => Err(state),
+            | State::Closed => Progress::Blocked(state),
         }
     }
 
@@ -648,7 +670,9 @@ impl Context {
         if let Some(size) = mail.size {
             self.options.limits.check_message_size(size)?;
         }
-        let origin = self.community.check_sender(sender.as_ref(), &self.credentials)?;
+        let origin = self
+            .community
+            .check_sender(sender.as_ref(), &self.credentials)?;
         Ok(Envelope {
             mail_from: sender,
             origin,
@@ -701,7 +725,11 @@ impl Context {
     }
 
     fn route(&self, envelope: &Envelope, rcpt: &RcptTo) -> Result<(Address, Route), SessionError> {
-        check_command(self.options.listener, GuardedCommand::Rcpt, self.session_state())?;
+        check_command(
+            self.options.listener,
+            GuardedCommand::Rcpt,
+            self.session_state(),
+        )?;
         self.options
             .limits
             .check_another_recipient(envelope.recipients.len())?;
@@ -835,9 +863,11 @@ impl Context {
             State::ExpectEhlo => return self.refuse(sequence("send EHLO first"), state),
             _ => return self.refuse(sequence("AUTH is not allowed during a transaction"), state),
         }
-        if let Err(error) =
-            check_command(self.options.listener, GuardedCommand::Auth, self.session_state())
-        {
+        if let Err(error) = check_command(
+            self.options.listener,
+            GuardedCommand::Auth,
+            self.session_state(),
+        ) {
             return self.refuse(error.into(), state);
         }
         if self.options.listener != Listener::Submission {
@@ -849,7 +879,9 @@ impl Context {
         let initial = auth.initial_response.as_ref().map(|s| s.expose().as_str());
         match (auth.mechanism, initial) {
             (Mechanism::Plain, None) => self.challenge("", AuthStage::Plain),
-            (Mechanism::Login, None) => self.challenge(sasl::USERNAME_PROMPT, AuthStage::LoginUsername),
+            (Mechanism::Login, None) => {
+                self.challenge(sasl::USERNAME_PROMPT, AuthStage::LoginUsername)
+            }
             (Mechanism::Plain, Some(text)) => self.auth_response(AuthStage::Plain, text.as_bytes()),
             (Mechanism::Login, Some(text)) => {
                 self.auth_response(AuthStage::LoginUsername, text.as_bytes())

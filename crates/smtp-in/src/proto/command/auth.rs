@@ -77,7 +77,10 @@ mod tests {
             Command::parse(b"AUTH CRAM-MD5"),
             Err(CommandError::UnsupportedMechanism)
         );
-        assert!(matches!(Command::parse(b"AUTH"), Err(CommandError::Syntax { .. })));
+        assert!(matches!(
+            Command::parse(b"AUTH"),
+            Err(CommandError::Syntax { .. })
+        ));
         assert!(format!("{:?}", Command::parse(b"AUTH LOGIN c2VjcmV0")).contains("redacted"));
     }
 }

@@ -102,7 +102,11 @@ impl MailFrom {
 }
 
 /// A parameter without a value, given at most once.
-fn flag(value: Option<&[u8]>, slot: &mut Option<()>, name: &'static str) -> Result<(), CommandError> {
+fn flag(
+    value: Option<&[u8]>,
+    slot: &mut Option<()>,
+    name: &'static str,
+) -> Result<(), CommandError> {
     if value.is_some() {
         return Err(CommandError::InvalidParameter { name });
     }
@@ -132,7 +136,10 @@ mod tests {
         assert_eq!(m.envid.as_deref(), Some("QQ+2B1"));
 
         let m = mail(b"mail from:<>").unwrap();
-        assert_eq!((m.path.as_slice(), m.size, m.body), (&b""[..], None, BodyType::SevenBit));
+        assert_eq!(
+            (m.path.as_slice(), m.size, m.body),
+            (&b""[..], None, BodyType::SevenBit)
+        );
     }
 
     #[test]
@@ -140,14 +147,41 @@ mod tests {
         use CommandError::*;
         let cases: &[(&[u8], CommandError)] = &[
             (b"MAIL FROM:<a@b> SIZE=x", InvalidParameter { name: "SIZE" }),
-            (b"MAIL FROM:<a@b> SIZE=1 SIZE=2", InvalidParameter { name: "SIZE" }),
-            (b"MAIL FROM:<a@b> BODY=BINARYMIME", InvalidParameter { name: "BODY" }),
-            (b"MAIL FROM:<a@b> SMTPUTF8=yes", InvalidParameter { name: "SMTPUTF8" }),
+            (
+                b"MAIL FROM:<a@b> SIZE=1 SIZE=2",
+                InvalidParameter { name: "SIZE" },
+            ),
+            (
+                b"MAIL FROM:<a@b> BODY=BINARYMIME",
+                InvalidParameter { name: "BODY" },
+            ),
+            (
+                b"MAIL FROM:<a@b> SMTPUTF8=yes",
+                InvalidParameter { name: "SMTPUTF8" },
+            ),
             (b"MAIL FROM:<a@b> RET=ALL", InvalidParameter { name: "RET" }),
-            (b"MAIL FROM:<a@b> ENVID=a=b", InvalidParameter { name: "ENVID" }),
-            (b"MAIL FROM:<a@b> HOLDFOR=10", UnknownParameter { name: "HOLDFOR".into() }),
-            (b"MAIL FROM:<a@b> =x", Syntax { usage: "parameters are KEYWORD or KEYWORD=value" }),
-            (b"MAIL TO:<a@b>", Syntax { usage: "MAIL FROM:<address> [parameters]" }),
+            (
+                b"MAIL FROM:<a@b> ENVID=a=b",
+                InvalidParameter { name: "ENVID" },
+            ),
+            (
+                b"MAIL FROM:<a@b> HOLDFOR=10",
+                UnknownParameter {
+                    name: "HOLDFOR".into(),
+                },
+            ),
+            (
+                b"MAIL FROM:<a@b> =x",
+                Syntax {
+                    usage: "parameters are KEYWORD or KEYWORD=value",
+                },
+            ),
+            (
+                b"MAIL TO:<a@b>",
+                Syntax {
+                    usage: "MAIL FROM:<address> [parameters]",
+                },
+            ),
         ];
         for (line, expected) in cases {
             assert_eq!(mail(line).as_ref(), Err(expected), "{line:?}");

@@ -221,13 +221,18 @@ impl<'a> Param<'a> {
 /// hex escapes) and returns it as written, at most `max` octets.
 fn xtext(value: Option<&[u8]>, max: usize, name: &'static str) -> Result<String, CommandError> {
     let invalid = CommandError::InvalidParameter { name };
-    let value = value.filter(|v| !v.is_empty() && v.len() <= max).ok_or(invalid.clone())?;
+    let value = value
+        .filter(|v| !v.is_empty() && v.len() <= max)
+        .ok_or(invalid.clone())?;
     let mut i = 0;
     while i < value.len() {
         match value[i] {
             b'+' => {
                 let hex = value.get(i + 1..i + 3).ok_or(invalid.clone())?;
-                if !hex.iter().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b)) {
+                if !hex
+                    .iter()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
+                {
                     return Err(invalid);
                 }
                 i += 3;
@@ -260,9 +265,18 @@ mod tests {
         assert_eq!(Command::parse(b"StartTLS"), Ok(Command::StartTls));
         assert_eq!(Command::parse(b"HELP me"), Ok(Command::Help));
         assert_eq!(Command::parse(b"VRFY root"), Ok(Command::Vrfy));
-        assert!(matches!(Command::parse(b"VRFY"), Err(CommandError::Syntax { .. })));
-        assert!(matches!(Command::parse(b"DATA now"), Err(CommandError::Syntax { .. })));
-        assert_eq!(Command::parse(b"GET / HTTP/1.1"), Err(CommandError::Unrecognised));
+        assert!(matches!(
+            Command::parse(b"VRFY"),
+            Err(CommandError::Syntax { .. })
+        ));
+        assert!(matches!(
+            Command::parse(b"DATA now"),
+            Err(CommandError::Syntax { .. })
+        ));
+        assert_eq!(
+            Command::parse(b"GET / HTTP/1.1"),
+            Err(CommandError::Unrecognised)
+        );
         assert_eq!(Command::parse(b""), Err(CommandError::Unrecognised));
         assert_eq!(
             Command::parse(b"EXPN staff"),
@@ -272,12 +286,16 @@ mod tests {
 
     #[test]
     fn paths_keep_quotes_and_drop_source_routes() {
-        let cases: &[(&[u8], Result<&[u8], ()>)] = &[
+        type Case<'a> = (&'a [u8], Result<&'a [u8], ()>);
+        let cases: &[Case<'_>] = &[
             (b"FROM:<a@b.example>", Ok(b"a@b.example")),
             (b"from: <a@b.example>", Ok(b"a@b.example")),
             (b"FROM:<>", Ok(b"")),
             (b"FROM:<\"x >y\"@b.example>", Ok(b"\"x >y\"@b.example")),
-            (b"FROM:<\"x\\\">y\"@b.example>", Ok(b"\"x\\\">y\"@b.example")),
+            (
+                b"FROM:<\"x\\\">y\"@b.example>",
+                Ok(b"\"x\\\">y\"@b.example"),
+            ),
             (b"FROM:<@r1,@r2:a@b.example>", Ok(b"a@b.example")),
             (b"FROM:a@b.example", Err(())),
             (b"FROM:<a@b.example", Err(())),
@@ -295,7 +313,10 @@ mod tests {
 
     #[test]
     fn xtext_is_checked() {
-        assert_eq!(xtext(Some(b"abc+2Bdef"), 100, "ENVID"), Ok("abc+2Bdef".into()));
+        assert_eq!(
+            xtext(Some(b"abc+2Bdef"), 100, "ENVID"),
+            Ok("abc+2Bdef".into())
+        );
         assert!(xtext(Some(b"abc+2"), 100, "ENVID").is_err());
         assert!(xtext(Some(b"abc+zz"), 100, "ENVID").is_err());
         assert!(xtext(Some(b"a=b"), 100, "ENVID").is_err());

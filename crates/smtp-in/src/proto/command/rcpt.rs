@@ -50,10 +50,15 @@ impl RcptTo {
             } else if param.is("ORCPT") {
                 let invalid = CommandError::InvalidParameter { name: "ORCPT" };
                 let value = param.value.ok_or(invalid.clone())?;
-                let semi = value.iter().position(|&b| b == b';').ok_or(invalid.clone())?;
+                let semi = value
+                    .iter()
+                    .position(|&b| b == b';')
+                    .ok_or(invalid.clone())?;
                 let addr_type = &value[..semi];
                 if addr_type.is_empty()
-                    || !addr_type.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                    || !addr_type
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
                 {
                     return Err(invalid);
                 }
@@ -117,10 +122,14 @@ mod tests {
 
     #[test]
     fn dsn_parameters() {
-        let r = rcpt(b"RCPT TO:<a@b.example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+40b.example").unwrap();
+        let r =
+            rcpt(b"RCPT TO:<a@b.example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+40b.example").unwrap();
         assert!(r.notify.success && r.notify.delay && !r.notify.failure && r.notify.explicit);
         let orcpt = r.orcpt.unwrap();
-        assert_eq!((orcpt.addr_type.as_str(), orcpt.address.as_str()), ("rfc822", "a+40b.example"));
+        assert_eq!(
+            (orcpt.addr_type.as_str(), orcpt.address.as_str()),
+            ("rfc822", "a+40b.example")
+        );
 
         let r = rcpt(b"rcpt to:<a@b.example>").unwrap();
         assert!(r.notify.failure && !r.notify.explicit);
