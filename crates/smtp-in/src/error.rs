@@ -1,0 +1,300 @@
+//! Everything the SMTP session refuses, and the one place where each refusal
+//! gets its reply. Community rules come from `policy` as
+//! [`PolicyError`](policy::PolicyError) and keep `policy`'s replies; the
+//! protocol's own refusals are [`SessionError`]. `impl From<&SessionError>
+//! for Reply` is exhaustive, so a new variant cannot ship without its reply.
+
+use policy::{PolicyError, Reply};
+
+use crate::proto::command::CommandError;
+
+/// Why a received message is refused as content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// An LF not preceded by CR.
+    #[error("bare LF in message")]
+    BareLineFeed,
+    /// A CR not followed by LF.
+    #[error("bare CR in message")]
+    BareCarriageReturn,
+    /// A NUL octet.
+    #[error("NUL in message")]
+    Nul,
+}
+
+/// Why the driver could not make a message durable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The store or queue failed; the client should retry (`451 4.3.0`).
+    #[error("storage failed: {detail}")]
+    StorageFailed {
+        /// For the log; never sent to the client.
+        detail: String,
+    },
+    /// A community rule refused it (e.g. a recipient's organisation was
+    /// suspended meanwhile).
+    #[error(transparent)]
+    Policy(PolicyError),
+    /// A refusal the driver words itself, e.g. naming the recipient whose
+    /// mailbox could not take the message.
+    #[error("refused: {0}")]
+    Refused(Reply),
+}
+
+/// The driver answered an event the session is not waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the session is not waiting for this answer")]
+pub struct UnexpectedAnswer;
+
+/// Every refusal of the SMTP session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A command line longer than the limit (discarded whole).
+    #[error("line longer than {limit} octets")]
+    LineTooLong {
+        /// The limit, CRLF included.
+        limit: usize,
+    },
+    /// A NUL octet in a command line.
+    #[error("NUL in command")]
+    NulInCommand,
+    /// A command line ended by a bare LF or containing a bare CR.
+    #[error("command line not ended by CRLF")]
+    BareLineEnd,
+    /// The line is not a valid command.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// A valid command at the wrong point of the dialogue.
+    #[error("bad sequence: {expected}")]
+    BadSequence {
+        /// What the client should do instead.
+        expected: &'static str,
+    },
+    /// DATA or BDAT with no accepted recipient.
+    #[error("no valid recipients")]
+    NoValidRecipients,
+    /// STARTTLS when TLS is already active.
+    #[error("TLS already active")]
+    TlsAlreadyActive,
+    /// AUTH on a listener that does not offer it (the relay port).
+    #[error("AUTH not offered here")]
+    AuthNotOffered,
+    /// AUTH after a successful AUTH.
+    #[error("already authenticated")]
+    AlreadyAuthenticated,
+    /// The client answered a SASL challenge with `*`.
+    #[error("authentication cancelled")]
+    AuthCancelled,
+    /// A SASL response that is not valid base64 or not in the mechanism's
+    /// form.
+    #[error("malformed authentication response")]
+    AuthMalformed,
+    /// A BDAT line whose size cannot be read: the chunk cannot be skipped,
+    /// so the connection is closed.
+    #[error("unreadable BDAT size")]
+    UnframableChunk,
+    /// The message's content breaks the line-ending rules.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// A submitted message has no `From:` address.
+    #[error("no From header")]
+    FromHeaderMissing,
+    /// Too many bad commands; the connection is closed.
+    #[error("too many errors")]
+    TooManyErrors,
+    /// The driver's idle timer ran out (for the driver to send).
+    #[error("idle timeout")]
+    IdleTimeout,
+    /// The server is shutting down (for the driver to send).
+    #[error("shutting down")]
+    ShuttingDown,
+    /// The driver could not store the message.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    /// A community rule refused the command or message.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+impl SessionError {
+    /// True for errors that count towards the bad-command limit: protocol
+    /// misuse and failed sign-ins, not refusals of an address or message.
+    pub fn counts_as_bad_command(&self) -> bool {
+        use SessionError as E;
+        match self {
+            E::LineTooLong { .. }
+            | E::NulInCommand
+            | E::BareLineEnd
+            | E::Command(_)
+            | E::BadSequence { .. }
+            | E::TlsAlreadyActive
+            | E::AuthNotOffered
+            | E::AlreadyAuthenticated
+            | E::AuthMalformed
+            | E::UnframableChunk => true,
+            E::Policy(p) => matches!(
+                p,
+                PolicyError::TlsRequired
+                    | PolicyError::AuthenticationRequired
+                    | PolicyError::AuthenticationFailed
+            ),
+            E::NoValidRecipients
+            | E::AuthCancelled
+            | E::Content(_)
+            | E::FromHeaderMissing
+            | E::TooManyErrors
+            | E::IdleTimeout
+            | E::ShuttingDown
+            | E::Delivery(_) => false,
+        }
+    }
+}
+
+impl From<&SessionError> for Reply {
+    fn from(error: &SessionError) -> Self {
+        use SessionError as E;
+        match error {
+            E::LineTooLong { limit } => Reply::new(
+                500,
+                (5, 5, 6),
+                format!("Line too long; command lines are at most {limit} octets"),
+            ),
+            E::NulInCommand => {
+                Reply::new(500, (5, 5, 2), "NUL characters are not allowed in commands")
+            }
+            E::BareLineEnd => Reply::new(
+                500,
+                (5, 5, 2),
+                "Command lines must end with CRLF and contain no bare CR",
+            ),
+            E::Command(c) => match c {
+                CommandError::Unrecognised => Reply::new(500, (5, 5, 2), "Command not recognised"),
+                CommandError::NotImplemented { verb } => {
+                    Reply::new(502, (5, 5, 1), format!("{verb} is not implemented"))
+                }
+                CommandError::Syntax { usage } => {
+                    Reply::new(501, (5, 5, 4), format!("Syntax error; use {usage}"))
+                }
+                CommandError::UnknownParameter { name } => {
+                    Reply::new(555, (5, 5, 4), format!("Parameter {name} is not supported"))
+                }
+                CommandError::InvalidParameter { name } => Reply::new(
+                    501,
+                    (5, 5, 4),
+                    format!("Invalid or repeated value for {name}"),
+                ),
+                CommandError::UnsupportedMechanism => Reply::new(
+                    504,
+                    (5, 5, 4),
+                    "Unrecognised authentication mechanism; use PLAIN or LOGIN",
+                ),
+            },
+            E::BadSequence { expected } => Reply::new(
+                503,
+                (5, 5, 1),
+                format!("Bad sequence of commands; {expected}"),
+            ),
+            E::NoValidRecipients => Reply::new(554, (5, 5, 1), "No valid recipients"),
+            E::TlsAlreadyActive => Reply::new(503, (5, 5, 1), "TLS is already active"),
+            E::AuthNotOffered => Reply::new(
+                503,
+                (5, 5, 1),
+                "Authentication is offered only on the submission ports",
+            ),
+            E::AlreadyAuthenticated => Reply::new(503, (5, 5, 1), "Already authenticated"),
+            E::AuthCancelled => Reply::new(501, (5, 0, 0), "Authentication cancelled"),
+            E::AuthMalformed => {
+                Reply::new(501, (5, 5, 2), "Cannot decode the authentication response")
+            }
+            E::UnframableChunk => Reply::new(
+                501,
+                (5, 5, 4),
+                "Syntax error; use BDAT chunk-size [LAST]; closing, as the chunk cannot be skipped",
+            ),
+            E::Content(ContentError::BareLineFeed) => Reply::new(
+                554,
+                (5, 6, 0),
+                "Message refused: it contains a bare LF; every line must end with CRLF",
+            ),
+            E::Content(ContentError::BareCarriageReturn) => Reply::new(
+                554,
+                (5, 6, 0),
+                "Message refused: it contains a bare CR; every line must end with CRLF",
+            ),
+            E::Content(ContentError::Nul) => Reply::new(
+                554,
+                (5, 6, 0),
+                "Message refused: it contains a NUL character",
+            ),
+            E::FromHeaderMissing => Reply::new(
+                550,
+                (5, 6, 0),
+                "Message refused: it has no From header with your address",
+            ),
+            E::TooManyErrors => {
+                Reply::new(421, (4, 7, 0), "Too many errors; closing the connection")
+            }
+            E::IdleTimeout => {
+                Reply::new(421, (4, 4, 2), "Idle for too long; closing the connection")
+            }
+            E::ShuttingDown => Reply::new(
+                421,
+                (4, 3, 2),
+                "Service shutting down; please try again later",
+            ),
+            E::Delivery(DeliveryError::StorageFailed { .. }) => Reply::new(
+                451,
+                (4, 3, 0),
+                "The message could not be stored; please try again later",
+            ),
+            E::Delivery(DeliveryError::Policy(p)) | E::Policy(p) => Reply::from(p),
+            E::Delivery(DeliveryError::Refused(reply)) => reply.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_have_the_promised_codes() {
+        let cases: Vec<(SessionError, &str)> = vec![
+            (SessionError::LineTooLong { limit: 1000 }, "500 5.5.6"),
+            (SessionError::NulInCommand, "500 5.5.2"),
+            (SessionError::TooManyErrors, "421 4.7.0"),
+            (
+                SessionError::Content(ContentError::BareLineFeed),
+                "554 5.6.0",
+            ),
+            (SessionError::Policy(PolicyError::TlsRequired), "530 5.7.0"),
+            (
+                SessionError::Policy(PolicyError::TooManyRecipients { limit: 2 }),
+                "452 4.5.3",
+            ),
+            (
+                SessionError::Policy(PolicyError::MessageTooBig { size: 2, limit: 1 }),
+                "552 5.3.4",
+            ),
+            (
+                SessionError::Delivery(DeliveryError::StorageFailed {
+                    detail: "disk".into(),
+                }),
+                "451 4.3.0",
+            ),
+        ];
+        for (error, prefix) in cases {
+            let reply = Reply::from(&error).to_string();
+            assert!(reply.starts_with(prefix), "{error:?} → {reply}");
+        }
+        assert!(
+            !Reply::from(&SessionError::Delivery(DeliveryError::StorageFailed {
+                detail: "secret path".into()
+            }))
+            .text
+            .contains("secret")
+        );
+    }
+}
