@@ -101,7 +101,8 @@ pub struct User {
     pub password_set_at: Option<i64>,
     /// Consecutive failed logins.
     pub failed_attempts: u32,
-    /// When the account was locked.
+    /// When the account entered its current Locked, Suspended or Deleted
+    /// status (a deleted address is not reused until its retention ends).
     pub locked_at: Option<i64>,
     /// Last successful login.
     pub last_login: Option<i64>,
@@ -118,6 +119,25 @@ fn load(txn: &Txn<'_>, id: UserId) -> Result<User, Error> {
         .ok_or(Error::NoSuchUser(id.0))
 }
 
+fn insert(txn: &mut Txn<'_>, user: &User) -> Result<UserId, Error> {
+    if txn.contains(&address_key(&user.address))? {
+        return Err(Error::AddressTaken(user.address.clone()));
+    }
+    if !txn.contains(&keys::id(keys::ORG, user.organisation.0))? {
+        return Err(Error::NoSuchOrganisation(user.organisation.0));
+    }
+    let id = UserId(txn.next_id("user")?);
+    txn.put_as(keys::id(keys::USER, id.0), user);
+    txn.put_as(address_key(&user.address), &id.0);
+    create(txn, id, "INBOX", None)?;
+    txn.put(keys::id_text(keys::SUBSCRIPTION, id.0, "INBOX"), Vec::new());
+    for (name, special_use) in DEFAULT_MAILBOXES {
+        create(txn, id, name, Some(special_use))?;
+        txn.put(keys::id_text(keys::SUBSCRIPTION, id.0, name), Vec::new());
+    }
+    Ok(id)
+}
+
 impl Store {
     /// Creates a user with INBOX, Sent, Drafts, Trash, Junk and Archive, all
     /// subscribed.
@@ -126,24 +146,18 @@ impl Store {
     ///
     /// [`Error::AddressTaken`], [`Error::NoSuchOrganisation`], [`Error::Io`].
     pub fn create_user(&self, user: &User) -> Result<UserId, Error> {
-        self.write(|txn| {
-            if txn.contains(&address_key(&user.address))? {
-                return Err(Error::AddressTaken(user.address.clone()));
-            }
-            if !txn.contains(&keys::id(keys::ORG, user.organisation.0))? {
-                return Err(Error::NoSuchOrganisation(user.organisation.0));
-            }
-            let id = UserId(txn.next_id("user")?);
-            txn.put_as(keys::id(keys::USER, id.0), user);
-            txn.put_as(address_key(&user.address), &id.0);
-            create(txn, id, "INBOX", None)?;
-            txn.put(keys::id_text(keys::SUBSCRIPTION, id.0, "INBOX"), Vec::new());
-            for (name, special_use) in DEFAULT_MAILBOXES {
-                create(txn, id, name, Some(special_use))?;
-                txn.put(keys::id_text(keys::SUBSCRIPTION, id.0, name), Vec::new());
-            }
-            Ok(id)
-        })
+        self.write(|txn| insert(txn, user))
+    }
+
+    /// Creates several users in one atomic, durable step: all of them or,
+    /// on the first error, none. Each gets the default mailboxes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create_user`]; an address repeated within `users` is
+    /// [`Error::AddressTaken`].
+    pub fn create_users(&self, users: &[User]) -> Result<Vec<UserId>, Error> {
+        self.write(|txn| users.iter().map(|u| insert(txn, u)).collect())
     }
 
     /// A user by id.

@@ -18,6 +18,11 @@ pub enum ConnectionKind {
     Smtp {
         /// The gateway host name Ward delivers to over TLS.
         gateway: String,
+        /// The gateway's SMTP port, normally 25.
+        port: u16,
+        /// The organisation uses unsuffixed addresses internally: the suffix
+        /// is added on the way in and stripped on the way out.
+        strip_suffix: bool,
     },
 }
 
@@ -59,6 +64,10 @@ pub struct Sponsor {
     pub name: String,
     /// Address on a secure government domain.
     pub address: String,
+    /// The sponsor's organisation.
+    pub organisation: String,
+    /// The sponsor's position (job title).
+    pub position: String,
 }
 
 /// Where an application stands.
@@ -93,12 +102,20 @@ pub struct Application {
     pub ex_directory: bool,
     /// Requested abbreviation.
     pub abbreviation: Option<String>,
+    /// Why the organisation needs access, in the applicant's words.
+    pub reason: String,
+    /// How many users it expects.
+    pub expected_users: u32,
     /// At least one sponsor.
     pub sponsors: Vec<Sponsor>,
     /// The primary signatory's name.
     pub signatory_name: String,
+    /// The primary signatory's position.
+    pub signatory_position: String,
     /// The primary signatory's address.
     pub signatory_address: String,
+    /// The version of the terms and conditions the signatory accepted.
+    pub terms_version: String,
     /// When it was submitted (seconds since the Unix epoch).
     pub submitted_at: i64,
     /// Decision.

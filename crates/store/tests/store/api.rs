@@ -508,15 +508,23 @@ fn domains_addresses_and_applications_are_unique() {
         parent: None,
         connection: ConnectionKind::Smtp {
             gateway: "mx.safeguarder.org.uk".into(),
+            port: 25,
+            strip_suffix: false,
         },
         ex_directory: true,
         abbreviation: Some("safeguarder".into()),
         sponsors: vec![Sponsor {
             name: "S".into(),
             address: "s@justice.gov.uk".into(),
+            organisation: "Ministry of Justice".into(),
+            position: "Head of Service".into(),
         }],
+        reason: "Exchanging case papers".into(),
+        expected_users: 12,
         signatory_name: "P".into(),
+        signatory_position: "Director".into(),
         signatory_address: "p@safeguarder.org.uk".into(),
+        terms_version: "2024-1".into(),
         submitted_at: 0,
         state: ApplicationState::Pending,
     };

@@ -1,0 +1,384 @@
+//! The requests and answers of every account operation, as JSON travels on
+//! the admin API and as the command line builds and prints them.
+
+use serde::{Deserialize, Serialize};
+
+/// An application to join, with every field seed 001 asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApplicationForm {
+    /// The organisation's email domain, e.g. `greenstonechambers.co.uk`.
+    pub domain: String,
+    /// Its full name.
+    pub name: String,
+    /// The parent organisation's domain or name, if any.
+    pub parent: Option<String>,
+    /// `mailbox` or `smtp`.
+    pub connection: String,
+    /// The gateway host, for an `smtp` connection.
+    pub gateway: Option<String>,
+    /// The gateway's port (default 25).
+    pub gateway_port: Option<u16>,
+    /// The organisation uses unsuffixed addresses internally.
+    pub strip_suffix: bool,
+    /// Hidden from the directory.
+    pub ex_directory: bool,
+    /// The abbreviation for `forename.surname@ABBREV.<suffix>` addresses.
+    pub abbreviation: Option<String>,
+    /// Why it needs access.
+    pub reason: String,
+    /// How many users it expects.
+    pub expected_users: u32,
+    /// At least one sponsor.
+    pub sponsors: Vec<SponsorForm>,
+    /// The primary signatory.
+    pub signatory: SignatoryForm,
+}
+
+/// A sponsor on an application.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SponsorForm {
+    /// Name.
+    pub name: String,
+    /// Organisation.
+    pub organisation: String,
+    /// Address on a secure government domain.
+    pub address: String,
+    /// Position.
+    pub position: String,
+}
+
+/// The primary signatory, who accepts the terms and conditions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignatoryForm {
+    /// Name.
+    pub name: String,
+    /// Position.
+    pub position: String,
+    /// Address.
+    pub address: String,
+    /// The version of the terms and conditions accepted.
+    pub accepts_terms: String,
+}
+
+/// A new user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserForm {
+    /// The organisation (one of its domains, or its name).
+    pub organisation: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// The user's existing address in the organisation's own domain; the
+    /// secure address is it plus the suffix. Not used with an abbreviation.
+    pub existing_address: Option<String>,
+    /// `user` (default) or `org-admin`.
+    pub role: Option<String>,
+    /// Where system notices go.
+    pub notice_address: Option<String>,
+    /// Hidden from the directory.
+    pub ex_directory: bool,
+    /// Directory fields.
+    pub directory: DirectoryForm,
+}
+
+/// Directory fields; in an update, `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct DirectoryForm {
+    pub telephone: Option<String>,
+    pub mobile: Option<String>,
+    pub description: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub town: Option<String>,
+    pub postcode: Option<String>,
+    pub business_type: Option<String>,
+    pub cj_area: Option<String>,
+}
+
+/// Directory export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// A spreadsheet with the service's columns.
+    Csv,
+    /// vCard 4.0 (RFC 6350), for mail clients' address books.
+    Vcard,
+}
+
+/// Every account operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum Request {
+    OrgApply(ApplicationForm),
+    OrgApprove {
+        application: u64,
+        admin: UserForm,
+    },
+    OrgReject {
+        application: u64,
+        reason: String,
+    },
+    OrgList,
+    OrgShow {
+        organisation: String,
+    },
+    OrgSuspend {
+        organisation: String,
+    },
+    OrgResume {
+        organisation: String,
+    },
+    OrgAdmins {
+        organisation: String,
+    },
+    UserAdd(UserForm),
+    UserImport {
+        organisation: String,
+        csv: String,
+    },
+    UserList {
+        organisation: Option<String>,
+    },
+    UserShow {
+        address: String,
+    },
+    UserSuspend {
+        address: String,
+    },
+    UserReactivate {
+        address: String,
+    },
+    UserUnlock {
+        address: String,
+    },
+    UserDelete {
+        address: String,
+    },
+    UserReset {
+        address: String,
+    },
+    UserUpdate {
+        address: String,
+        directory: DirectoryForm,
+        ex_directory: Option<bool>,
+    },
+    Passwd {
+        address: String,
+        current: String,
+        new: String,
+    },
+    DirectorySearch {
+        text: String,
+    },
+    DirectoryExport {
+        format: ExportFormat,
+    },
+    Invite {
+        address: String,
+        name: Option<String>,
+    },
+    AuditList {
+        since: Option<i64>,
+        organisation: Option<String>,
+        limit: Option<usize>,
+    },
+    AuditVerify,
+    Demo,
+}
+
+impl Request {
+    /// The operation's name, also its admin API path (`/v1/<name>`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::OrgApply(_) => "org-apply",
+            Self::OrgApprove { .. } => "org-approve",
+            Self::OrgReject { .. } => "org-reject",
+            Self::OrgList => "org-list",
+            Self::OrgShow { .. } => "org-show",
+            Self::OrgSuspend { .. } => "org-suspend",
+            Self::OrgResume { .. } => "org-resume",
+            Self::OrgAdmins { .. } => "org-admins",
+            Self::UserAdd(_) => "user-add",
+            Self::UserImport { .. } => "user-import",
+            Self::UserList { .. } => "user-list",
+            Self::UserShow { .. } => "user-show",
+            Self::UserSuspend { .. } => "user-suspend",
+            Self::UserReactivate { .. } => "user-reactivate",
+            Self::UserUnlock { .. } => "user-unlock",
+            Self::UserDelete { .. } => "user-delete",
+            Self::UserReset { .. } => "user-reset",
+            Self::UserUpdate { .. } => "user-update",
+            Self::Passwd { .. } => "passwd",
+            Self::DirectorySearch { .. } => "directory-search",
+            Self::DirectoryExport { .. } => "directory-export",
+            Self::Invite { .. } => "invite",
+            Self::AuditList { .. } => "audit-list",
+            Self::AuditVerify => "audit-verify",
+            Self::Demo => "demo",
+        }
+    }
+
+    /// True when the operation changes the community (organisations or
+    /// their state), so the daemon must refresh its routing snapshot.
+    pub fn changes_community(&self) -> bool {
+        matches!(
+            self,
+            Self::OrgApprove { .. } | Self::OrgSuspend { .. } | Self::OrgResume { .. } | Self::Demo
+        )
+    }
+}
+
+/// An organisation as the operations show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct OrgView {
+    pub id: u64,
+    pub name: String,
+    pub domains: Vec<String>,
+    pub abbreviation: Option<String>,
+    /// `mailbox`, or `smtp via HOST:PORT`.
+    pub connection: String,
+    pub parent: Option<String>,
+    pub ex_directory: bool,
+    /// `active`, `suspended` or `closed`.
+    pub state: String,
+    pub users: usize,
+}
+
+/// An application as the operations show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct ApplicationView {
+    pub id: u64,
+    pub domain: String,
+    pub name: String,
+    pub connection: String,
+    pub abbreviation: Option<String>,
+    pub sponsors: Vec<String>,
+    pub signatory: String,
+    pub terms_version: String,
+    pub reason: String,
+    pub expected_users: u32,
+    pub submitted_at: String,
+    /// `pending`, `approved` or `rejected: REASON`.
+    pub state: String,
+}
+
+/// A user as the operations show it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct UserView {
+    pub address: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organisation: String,
+    /// `user`, `org-admin` or `operator`.
+    pub role: String,
+    /// Active, Locked, New User Locked, Suspended or Deleted.
+    pub status: String,
+    pub ex_directory: bool,
+    pub failed_logins: u32,
+    pub last_login: Option<String>,
+    pub password_set_at: Option<String>,
+    pub telephone: String,
+    pub mobile: String,
+    pub description: String,
+}
+
+/// A new account's address and one-time password, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The secure address.
+    pub address: String,
+    /// The one-time (or, for the demo, ready-to-use) password.
+    pub password: String,
+}
+
+/// One directory entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct DirectoryEntry {
+    pub first_name: String,
+    pub last_name: String,
+    pub organisation: String,
+    pub address: String,
+    pub telephone: String,
+    pub description: String,
+}
+
+/// One audit record, readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct AuditLine {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub source: String,
+    pub detail: String,
+}
+
+/// Every answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum Response {
+    /// Something was done; the sentence says what.
+    Done {
+        message: String,
+    },
+    Applied {
+        application: u64,
+        domain: String,
+    },
+    Approved {
+        organisation: OrgView,
+        admin: Credentials,
+    },
+    Organisations {
+        organisations: Vec<OrgView>,
+        applications: Vec<ApplicationView>,
+    },
+    Organisation {
+        organisation: OrgView,
+        admins: Vec<UserView>,
+    },
+    Users {
+        users: Vec<UserView>,
+    },
+    User {
+        user: UserView,
+    },
+    /// New accounts with their one-time passwords.
+    Created {
+        users: Vec<Credentials>,
+    },
+    Directory {
+        entries: Vec<DirectoryEntry>,
+    },
+    Export {
+        content: String,
+    },
+    Audit {
+        records: Vec<AuditLine>,
+    },
+    AuditVerified {
+        records: u64,
+        intact: bool,
+        problem: Option<String>,
+    },
+    Demo {
+        created: bool,
+        organisations: Vec<String>,
+        users: Vec<Credentials>,
+        message: String,
+    },
+}

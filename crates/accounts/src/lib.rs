@@ -1,0 +1,47 @@
+//! Ward's organisations and accounts: the operations behind the admin API,
+//! the `ward` command line and (later) the web portal, kept in one place.
+//!
+//! - Organisations **apply** with every field of seed 001 (sponsors on a
+//!   secure government domain, a signatory accepting a named version of the
+//!   terms); an operator **approves** (creating the organisation and its
+//!   Organisation Administrator with a one-time password) or rejects, and
+//!   can suspend and resume an organisation.
+//! - **Users** are added one at a time or from a CSV file (all or none),
+//!   with addresses formed by the organisation's scheme and a one-time
+//!   password that must be changed at first login. Administrators suspend,
+//!   reactivate, unlock, delete and reset them.
+//! - **Logins** (for SMTP AUTH, IMAP and the API) apply every rule: failed
+//!   attempts lock, unused accounts lock, passwords expire, one-time
+//!   passwords must be changed.
+//! - The **directory** hides ex-directory users and organisations from
+//!   outsiders and exports to CSV and vCard.
+//! - Every change is appended to the store's hash-chained **audit** log.
+//!
+//! [`Service::execute`] runs a [`Request`] for a [`Caller`] and answers a
+//! [`Response`] or an [`AdminError`]; roles are checked there, so every
+//! front end gets the same boundaries. Time comes from a [`Clock`], so
+//! tests move it instead of sleeping.
+
+mod api;
+pub mod clock;
+mod community;
+mod demo;
+mod directory;
+mod error;
+mod invite;
+mod orgs;
+pub mod password;
+mod service;
+mod settings;
+mod users;
+
+pub use api::{
+    ApplicationForm, ApplicationView, AuditLine, Credentials, DirectoryEntry, DirectoryForm,
+    ExportFormat, OrgView, Request, Response, SignatoryForm, SponsorForm, UserForm, UserView,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use directory::CSV_COLUMNS;
+pub use error::{AccountRefusal, AdminError};
+pub use service::{Actor, Caller, Login, Service, status_text};
+pub use settings::Settings;
+pub use users::IMPORT_COLUMNS;
