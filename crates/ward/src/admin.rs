@@ -2,12 +2,18 @@
 //!
 //! The socket's file permissions are the access control: only the `ward`
 //! user (and root) can connect. The `ward` command line uses it while the
-//! daemon runs, because sled lets only one process open the store. Later
-//! operations (organisations, users, queue) add routes here.
+//! daemon runs, because sled lets only one process open the store.
 //!
 //! | method | path         | answer                                    |
 //! |--------|--------------|-------------------------------------------|
 //! | GET    | `/v1/status` | version, uptime, host name, listeners     |
+//! | POST   | `/v1/<op>`   | runs an account operation (`accounts::Request`, tagged `op`) |
+//!
+//! An operation runs as the operator, unless the request carries
+//! `Authorization: Basic` with a member's address and password: then it
+//! runs as that member, with their role's limits (the way an Organisation
+//! Administrator, and later the web portal, use the same operations).
+//! Errors answer `{"error": sentence, "kind": kind}` with a matching status.
 
 use std::convert::Infallible;
 use std::io;
@@ -44,6 +50,10 @@ pub struct AdminState {
     pub started_at: SystemTime,
     /// The bound listeners.
     pub listeners: Vec<(ListenerKind, SocketAddr)>,
+    /// The account operations.
+    pub service: accounts::Service,
+    /// The routing snapshot, refreshed when organisations change.
+    pub community: Arc<tokio::sync::watch::Sender<Arc<policy::Community>>>,
 }
 
 /// The body of `GET /v1/status`.
@@ -114,8 +124,14 @@ pub async fn serve(listener: UnixListener, state: Arc<AdminState>, shutdown: Can
         let uid = stream.peer_cred().map(|c| c.uid()).ok();
         debug!(?uid, "admin connection");
         let state = state.clone();
+        let source = match uid {
+            Some(uid) => format!("admin-socket uid={uid}"),
+            None => "admin-socket".to_owned(),
+        };
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
+            let service = hyper::service::service_fn(move |req| {
+                handle(req, state.clone(), source.clone())
+            });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await
@@ -126,19 +142,113 @@ pub async fn serve(listener: UnixListener, state: Arc<AdminState>, shutdown: Can
     }
 }
 
+/// The largest request body accepted (a CSV of thousands of users fits).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
 async fn handle(
     req: Request<Incoming>,
     state: Arc<AdminState>,
+    source: String,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let response = match (req.method(), req.uri().path()) {
+    let path = req.uri().path().to_owned();
+    let response = match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/status") => json(StatusCode::OK, &status(&state)),
         (_, "/v1/status") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET for /v1/status"),
+        (&Method::POST, op) if op.starts_with("/v1/") => {
+            operation(req, &op["/v1/".len()..], state, source).await
+        }
         (_, path) => error(
             StatusCode::NOT_FOUND,
             &format!("no admin endpoint at {path}"),
         ),
     };
     Ok(response)
+}
+
+/// Runs one account operation: decode, authenticate, execute on a
+/// blocking thread, refresh the routing snapshot if organisations changed.
+async fn operation(
+    req: Request<Incoming>,
+    op: &str,
+    state: Arc<AdminState>,
+    source: String,
+) -> Response<Full<Bytes>> {
+    let credentials = match basic_credentials(&req) {
+        Ok(c) => c,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request is larger than {MAX_BODY} bytes or was cut off"),
+            );
+        }
+    };
+    let request: accounts::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the request is not valid: {e}")),
+    };
+    if request.name() != op {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("the request is for {} but was sent to /v1/{op}", request.name()),
+        );
+    }
+    let refresh = request.changes_community();
+    let service = state.service.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let actor = match credentials {
+            None => accounts::Actor::Operator,
+            Some((address, password)) => service.login(&address, &password, &source)?.actor(),
+        };
+        let caller = accounts::Caller { actor, source };
+        service.execute(&caller, request)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(response)) => {
+            if refresh {
+                let service = state.service.clone();
+                if let Ok(snapshot) = tokio::task::spawn_blocking(move || service.community()).await {
+                    state.community.send_replace(Arc::new(snapshot));
+                }
+            }
+            json(StatusCode::OK, &response)
+        }
+        Ok(Err(e)) => {
+            let code = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if code == StatusCode::INTERNAL_SERVER_ERROR {
+                warn!(error = %e, op, "admin operation failed");
+            }
+            json(code, &serde_json::json!({ "error": e.to_string(), "kind": e.kind() }))
+        }
+        Err(e) => {
+            warn!(error = %e, op, "admin operation panicked");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the operation failed unexpectedly; see the log")
+        }
+    }
+}
+
+/// The member credentials of `Authorization: Basic`, if present.
+fn basic_credentials(req: &Request<Incoming>) -> Result<Option<(String, String)>, &'static str> {
+    use base64::Engine as _;
+    let Some(value) = req.headers().get(hyper::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = "the Authorization header must be Basic with address:password";
+    let text = value.to_str().map_err(|_| malformed)?;
+    let encoded = text.strip_prefix("Basic ").ok_or(malformed)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| malformed)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed)?;
+    let (address, password) = decoded.split_once(':').ok_or(malformed)?;
+    Ok(Some((address.to_owned(), password.to_owned())))
 }
 
 fn status(state: &AdminState) -> Status {
@@ -192,7 +302,7 @@ pub enum ClientError {
     #[error("the admin API connection failed: {0}")]
     Http(#[from] hyper::Error),
     /// The daemon answered with an error.
-    #[error("the daemon refused the request ({status}): {message}")]
+    #[error("{message}")]
     Refused {
         /// The HTTP status.
         status: StatusCode,
@@ -213,6 +323,43 @@ pub async fn get<T: for<'de> Deserialize<'de>>(
     socket: &Path,
     path: &str,
 ) -> Result<T, ClientError> {
+    let request = Request::get(path)
+        .header("host", "ward")
+        .body(Full::<Bytes>::default())
+        .expect("static request parts are valid");
+    send(socket, request).await
+}
+
+/// Runs an account operation on the daemon, as the operator or, with
+/// `member` (address, password), as that member.
+///
+/// # Errors
+///
+/// See [`ClientError`].
+pub async fn call(
+    socket: &Path,
+    request: &accounts::Request,
+    member: Option<(&str, &str)>,
+) -> Result<accounts::Response, ClientError> {
+    use base64::Engine as _;
+    let mut builder = Request::post(format!("/v1/{}", request.name()))
+        .header("host", "ward")
+        .header("content-type", "application/json");
+    if let Some((address, password)) = member {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{address}:{password}"));
+        builder = builder.header("authorization", format!("Basic {token}"));
+    }
+    let body = serde_json::to_vec(request)?;
+    let request = builder
+        .body(Full::new(Bytes::from(body)))
+        .expect("request parts are valid");
+    send(socket, request).await
+}
+
+async fn send<T: for<'de> Deserialize<'de>>(
+    socket: &Path,
+    request: Request<Full<Bytes>>,
+) -> Result<T, ClientError> {
     let stream = UnixStream::connect(socket)
         .await
         .map_err(|source| ClientError::NotRunning {
@@ -222,10 +369,6 @@ pub async fn get<T: for<'de> Deserialize<'de>>(
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
-    let request = Request::get(path)
-        .header("host", "ward")
-        .body(Full::<Bytes>::default())
-        .expect("static request parts are valid");
     let response = sender.send_request(request).await?;
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();

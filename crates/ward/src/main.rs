@@ -3,8 +3,12 @@
 //! This file only parses arguments, sets up logging and turns results into
 //! exit codes: 0 success, 1 failure, 2 invalid configuration or usage.
 
+mod accounts_cli;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use accounts_cli::{AuditCommand, Common, DirectoryCommand, Failure, OrgCommand, UserCommand};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
@@ -46,7 +50,74 @@ struct Source {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon.
-    Serve(Source),
+    Serve {
+        #[command(flatten)]
+        source: Source,
+        /// Create a small demo community on first use (two organisations,
+        /// a few users with their passwords printed).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Organisations: apply, approve, reject, list, show, suspend, resume.
+    Org {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Users: add, import, list, show, suspend, reactivate, unlock, delete,
+    /// reset, update.
+    User {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Change your own password (the one-time password at first login).
+    Passwd {
+        #[command(flatten)]
+        common: Common,
+        /// Your secure address (asked for when not given).
+        address: Option<String>,
+    },
+    /// The member directory: search and export.
+    Directory {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+    /// Email a colleague an invitation to join.
+    Invite {
+        #[command(flatten)]
+        common: Common,
+        /// Their address (on a secure domain).
+        address: String,
+        /// Their name, for the greeting.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The audit log: list (newest last) or verify its chain.
+    Audit {
+        #[command(flatten)]
+        common: Common,
+        /// Only records from this date (YYYY-MM-DD) on.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records about this organisation.
+        #[arg(long = "org")]
+        organisation: Option<String>,
+        /// At most this many (the newest).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+    },
+    /// Create the demo community (once) and print its passwords.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Check a configuration file and list every problem in it.
     CheckConfig {
         /// The file to check.
@@ -66,7 +137,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Serve(source) => {
+        Command::Serve { source, demo } => {
             let Some(config) = load(&source) else {
                 return ExitCode::from(2);
             };
@@ -76,13 +147,86 @@ fn main() -> ExitCode {
                 None => config.log_format,
             };
             ward::logging::init(format, &config.log_level);
-            finish(runtime().block_on(serve(config)))
+            finish(runtime().block_on(serve(config, demo)))
         }
+        Command::Org { common, command } => {
+            account(&common, accounts_cli::org_request(command).map(|r| (r, None)))
+        }
+        Command::User { common, command } => account(&common, accounts_cli::user_request(command)),
+        Command::Passwd { common, address } => {
+            account(&common, accounts_cli::passwd_request(address).map(|r| (r, None)))
+        }
+        Command::Directory { common, command } => {
+            account(&common, Ok(accounts_cli::directory_request(command)))
+        }
+        Command::Invite {
+            common,
+            address,
+            name,
+        } => account(&common, Ok((accounts::Request::Invite { address, name }, None))),
+        Command::Audit {
+            common,
+            since,
+            organisation,
+            limit,
+            command,
+        } => {
+            let request = match command {
+                Some(AuditCommand::Verify) => Ok(accounts::Request::AuditVerify),
+                None => match since.as_deref().map(|s| {
+                    accounts::clock::parse_date(s)
+                        .ok_or_else(|| anyhow::anyhow!("--since {s:?} is not a date like 2026-11-23"))
+                }) {
+                    Some(Err(e)) => Err(e),
+                    since => Ok(accounts::Request::AuditList {
+                        since: since.map(|s| s.expect("errors handled above")),
+                        organisation,
+                        limit,
+                    }),
+                },
+            };
+            account(&common, request.map(|r| (r, None)))
+        }
+        Command::Demo { common } => account(&common, Ok((accounts::Request::Demo, None))),
         Command::Status { source, json } => {
             let Some(config) = load(&source) else {
                 return ExitCode::from(2);
             };
             finish(runtime().block_on(status(&config.admin_socket, json)))
+        }
+    }
+}
+
+/// Runs one account command and turns its outcome into an exit code:
+/// 0 done, 1 refused or failed, 2 bad usage or configuration.
+fn account(
+    common: &Common,
+    request: anyhow::Result<(accounts::Request, Option<PathBuf>)>,
+) -> ExitCode {
+    let source = Source {
+        config: common.config.clone(),
+        data: common.data.clone(),
+    };
+    let Some(config) = load(&source) else {
+        return ExitCode::from(2);
+    };
+    let (request, output) = match request {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ward: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime().block_on(accounts_cli::execute(&config, common, request));
+    match outcome {
+        Ok(response) => finish(accounts_cli::print(&response, common.json, output.as_deref())),
+        Err(Failure::Refused(message)) => {
+            eprintln!("ward: {message}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("ward: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -141,10 +285,20 @@ fn check_config(file: &Path) -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let daemon = Daemon::start(config.clone()).await?;
     if daemon.is_first_start() {
         print_welcome(&config, &daemon);
+    }
+    if demo {
+        let service = daemon.service().clone();
+        let response = tokio::task::spawn_blocking(move || {
+            service.execute(&accounts::Caller::operator("serve --demo"), accounts::Request::Demo)
+        })
+        .await??;
+        daemon.refresh_community();
+        accounts_cli::print(&response, false, None)?;
+        print_demo_tour(&config, &daemon);
     }
     daemon.run(CancellationToken::new()).await?;
     Ok(())
@@ -168,8 +322,24 @@ fn print_welcome(config: &Config, daemon: &Daemon) {
         println!("  {:<13} {address}  {}", kind.key(), kind.describe());
     }
     println!("Check on it with:  ward status");
-    println!("Add the first organisation and user with `ward org apply` and `ward user add`");
-    println!("(see docs/operations.md; these commands arrive with the accounts work).");
+    println!("Add the first organisation with `ward org apply` and `ward org approve`,");
+    println!("or try Ward at once with `ward serve --demo` (see README.md).");
+}
+
+/// How to reach the demo community, printed with its passwords.
+fn print_demo_tour(config: &Config, daemon: &Daemon) {
+    let find = |kind: ward::config::ListenerKind| {
+        daemon
+            .addresses()
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, a)| a.to_string())
+            .unwrap_or_else(|| "(not configured)".to_owned())
+    };
+    println!("Point a mail client at it (accept the self-signed certificate):");
+    println!("  IMAP, STARTTLS        {}", find(ward::config::ListenerKind::Imap));
+    println!("  submission, STARTTLS  {}", find(ward::config::ListenerKind::Submission));
+    println!("  or the directory:     ward directory search brown --data {}", config.data_dir.display());
 }
 
 async fn status(socket: &Path, json: bool) -> anyhow::Result<()> {

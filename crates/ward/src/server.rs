@@ -20,6 +20,7 @@ use std::time::{Instant, SystemTime};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
@@ -73,7 +74,9 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct Daemon {
     config: Config,
-    store: store::Store,
+    store: Arc<store::Store>,
+    service: accounts::Service,
+    community: Arc<watch::Sender<Arc<policy::Community>>>,
     tls: ServerTls,
     listeners: Vec<(ListenerKind, TcpListener)>,
     admin: UnixListener,
@@ -94,6 +97,19 @@ impl Daemon {
             .await
             .expect("opening the store does not panic")?;
         let first_start = store.was_created();
+        let store = Arc::new(store);
+        let service = accounts::Service::new(
+            store.clone(),
+            config.accounts.clone(),
+            accounts::clock::from_env(),
+        );
+        let snapshot = {
+            let service = service.clone();
+            tokio::task::spawn_blocking(move || service.community())
+                .await
+                .expect("reading the community does not panic")
+        };
+        let community = Arc::new(watch::Sender::new(Arc::new(snapshot)));
         let tls = match &config.tls {
             TlsSource::Files {
                 certificate,
@@ -124,6 +140,8 @@ impl Daemon {
         Ok(Self {
             config,
             store,
+            service,
+            community,
             tls,
             listeners,
             admin,
@@ -137,6 +155,16 @@ impl Daemon {
             .iter()
             .filter_map(|(kind, l)| l.local_addr().ok().map(|a| (*kind, a)))
             .collect()
+    }
+
+    /// The account operations over this daemon's store.
+    pub fn service(&self) -> &accounts::Service {
+        &self.service
+    }
+
+    /// Rebuilds the routing snapshot after organisations changed.
+    pub fn refresh_community(&self) {
+        self.community.send_replace(Arc::new(self.service.community()));
     }
 
     /// Whether this start created the data folder's store.
@@ -184,7 +212,10 @@ impl Daemon {
             started: Instant::now(),
             started_at: SystemTime::now(),
             listeners: addresses.clone(),
+            service: self.service.clone(),
+            community: self.community.clone(),
         });
+        let purge_task = tokio::spawn(purge_deleted(self.service.clone(), shutdown.clone()));
         let admin_task = tokio::spawn(admin::serve(self.admin, state, shutdown.clone()));
 
         for (kind, address) in &addresses {
@@ -228,6 +259,7 @@ impl Daemon {
             );
         }
         let _ = admin_task.await;
+        let _ = purge_task.await;
         let store = self.store;
         tokio::task::spawn_blocking(move || store.flush())
             .await
@@ -235,6 +267,25 @@ impl Daemon {
         let _ = std::fs::remove_file(&self.config.admin_socket);
         info!("stopped");
         Ok(())
+    }
+}
+
+/// Removes deleted accounts' mailboxes once their retention is over,
+/// checking hourly.
+async fn purge_deleted(service: accounts::Service, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let service = service.clone();
+        match tokio::task::spawn_blocking(move || service.purge_deleted()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => info!(accounts = n, "deleted accounts purged after retention"),
+            Ok(Err(e)) => warn!(error = %e, "purging deleted accounts failed"),
+            Err(e) => warn!(error = %e, "purging deleted accounts panicked"),
+        }
     }
 }
 

@@ -145,6 +145,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The community suffix domain, `cjsm.net` by default.
     pub suffix: String,
+    /// The account rules and community facts (`[accounts]`, and
+    /// `[community]`'s secure domains and terms version).
+    pub accounts: accounts::Settings,
     /// The server certificate.
     pub tls: TlsSource,
     /// Every address to listen on, with its kind.

@@ -16,6 +16,9 @@ pub struct RawConfig {
     pub hostname: Option<String>,
     pub server: RawServer,
     pub suffix: Option<String>,
+    pub secure_domains: Option<Vec<String>>,
+    pub terms_version: Option<String>,
+    pub accounts: RawAccounts,
     pub tls_certificate: Option<String>,
     pub tls_private_key: Option<String>,
     pub listen: Vec<(ListenerKind, Option<Vec<String>>)>,
@@ -34,7 +37,26 @@ pub struct RawServer {
     pub max_connections_per_ip: Option<i64>,
 }
 
-const SECTIONS: [&str; 6] = ["server", "community", "tls", "listen", "admin", "log"];
+/// The `[accounts]` section as written.
+#[derive(Debug, Default, Clone)]
+#[allow(missing_docs)]
+pub struct RawAccounts {
+    pub password_max_age_days: Option<i64>,
+    pub inactivity_lock_days: Option<i64>,
+    pub max_failed_logins: Option<i64>,
+    pub failed_login_lock_minutes: Option<i64>,
+    pub deleted_retention_days: Option<i64>,
+}
+
+const SECTIONS: [&str; 7] = [
+    "server",
+    "community",
+    "accounts",
+    "tls",
+    "listen",
+    "admin",
+    "log",
+];
 
 impl RawConfig {
     /// Reads TOML text. A syntax error stops reading (`Err`); otherwise the
@@ -69,7 +91,19 @@ impl RawConfig {
 
         let mut community = Section::of(&root, "community", p);
         let suffix = community.string("suffix", p);
+        let secure_domains = community.strings("secure_domains", p);
+        let terms_version = community.string("terms_version", p);
         community.finish(p);
+
+        let mut acc = Section::of(&root, "accounts", p);
+        let accounts = RawAccounts {
+            password_max_age_days: acc.integer("password_max_age_days", p),
+            inactivity_lock_days: acc.integer("inactivity_lock_days", p),
+            max_failed_logins: acc.integer("max_failed_logins", p),
+            failed_login_lock_minutes: acc.integer("failed_login_lock_minutes", p),
+            deleted_retention_days: acc.integer("deleted_retention_days", p),
+        };
+        acc.finish(p);
 
         let mut tls = Section::of(&root, "tls", p);
         let tls_certificate = tls.string("certificate", p);
@@ -96,6 +130,9 @@ impl RawConfig {
             hostname,
             server: raw_server,
             suffix,
+            secure_domains,
+            terms_version,
+            accounts,
             tls_certificate,
             tls_private_key,
             listen: listen_values,
@@ -146,6 +183,45 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             format!("{suffix:?} must be a domain with at least two labels, such as cjsm.net"),
         ));
     }
+
+    let mut secure_domains = Vec::new();
+    match raw.secure_domains {
+        None => secure_domains = accounts::Settings::default().secure_domains,
+        Some(list) => {
+            for (i, d) in list.iter().enumerate() {
+                let d = d.trim().to_ascii_lowercase();
+                match check_domain(&d) {
+                    Ok(()) => secure_domains.push(d),
+                    Err(why) => p.push(Problem::new(
+                        format!("community.secure_domains[{i}]"),
+                        format!("{d:?} is not a valid domain: {why}"),
+                    )),
+                }
+            }
+        }
+    }
+    let terms_version = raw.terms_version.unwrap_or_else(|| "1.0".to_owned());
+    if terms_version.trim().is_empty() {
+        p.push(Problem::new("community.terms_version", "must not be empty"));
+    }
+    let days = |p: &mut Vec<Problem>, key: &str, v, default, max| {
+        bounded(p, key, v, default, 1, max, "days").map(|d| Duration::from_secs(d * 86_400))
+    };
+    let a = &raw.accounts;
+    let password_max_age = days(&mut p, "accounts.password_max_age_days", a.password_max_age_days, 90, 3650);
+    let inactivity_lock = days(&mut p, "accounts.inactivity_lock_days", a.inactivity_lock_days, 30, 3650);
+    let deleted_retention = days(&mut p, "accounts.deleted_retention_days", a.deleted_retention_days, 90, 3650);
+    let max_failed_logins = bounded(&mut p, "accounts.max_failed_logins", a.max_failed_logins, 5, 1, 100, "attempts");
+    let failed_login_lock = bounded(
+        &mut p,
+        "accounts.failed_login_lock_minutes",
+        a.failed_login_lock_minutes,
+        30,
+        1,
+        525_600,
+        "minutes",
+    )
+    .map(|m| Duration::from_secs(m * 60));
 
     let data_dir = resolve(raw.server.data_dir.as_deref().unwrap_or("ward-data"));
     if data_dir.exists() && !data_dir.is_dir() {
@@ -281,11 +357,39 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         ));
     }
 
-    match (tls, shutdown_grace, max_connections, max_connections_per_ip) {
-        (Some(tls), Some(shutdown_grace), Some(max_connections), Some(max_connections_per_ip))
-            if p.is_empty() =>
-        {
+    let accounts = match (
+        password_max_age,
+        inactivity_lock,
+        deleted_retention,
+        max_failed_logins,
+        failed_login_lock,
+    ) {
+        (Some(password_max_age), Some(inactivity_lock), Some(deleted_retention), Some(max), Some(lock)) => {
+            Some(accounts::Settings {
+                suffix: suffix.clone(),
+                secure_domains,
+                terms_version: terms_version.trim().to_owned(),
+                password_max_age,
+                inactivity_lock,
+                max_failed_logins: max as u32,
+                failed_login_lock: lock,
+                deleted_retention,
+                hostname: hostname.clone(),
+            })
+        }
+        _ => None,
+    };
+
+    match (tls, shutdown_grace, max_connections, max_connections_per_ip, accounts) {
+        (
+            Some(tls),
+            Some(shutdown_grace),
+            Some(max_connections),
+            Some(max_connections_per_ip),
+            Some(accounts),
+        ) if p.is_empty() => {
             Ok(Config {
+                accounts,
                 hostname,
                 data_dir,
                 suffix,
