@@ -278,8 +278,8 @@ impl Connection<'_> {
                 Step::Close => {
                     self.flush().await?;
                     if let Some(stream) = self.stream.as_mut() {
-                        let _ = tokio::time::timeout(self.ctx.timeouts.write, stream.shutdown())
-                            .await;
+                        let _ =
+                            tokio::time::timeout(self.ctx.timeouts.write, stream.shutdown()).await;
                     }
                     return Ok(());
                 }
@@ -308,7 +308,8 @@ impl Connection<'_> {
     /// Sends the reply for a refusal the driver itself decides (timeout,
     /// shutdown), then closes.
     async fn close_with(&mut self, error: &SessionError) -> io::Result<()> {
-        self.out.extend_from_slice(&encode_refusal(&Reply::from(error)));
+        self.out
+            .extend_from_slice(&encode_refusal(&Reply::from(error)));
         self.flush().await?;
         if let Some(stream) = self.stream.as_mut() {
             let _ = tokio::time::timeout(self.ctx.timeouts.write, stream.shutdown()).await;
@@ -334,7 +335,8 @@ impl Connection<'_> {
                     AuthOutcome::BadCredentials => {
                         self.auth_failures += 1;
                         info!(%username, failures = self.auth_failures, "authentication failed");
-                        let pause = self.ctx.timeouts.auth_failure_delay * self.auth_failures.min(5);
+                        let pause =
+                            self.ctx.timeouts.auth_failure_delay * self.auth_failures.min(5);
                         tokio::select! {
                             () = tokio::time::sleep(pause) => {}
                             () = shutdown.cancelled() => {}
