@@ -296,6 +296,11 @@ mod tests {
                 SessionError::Content(ContentError::BareLineFeed),
                 "554 5.6.0",
             ),
+            (SessionError::Content(ContentError::Unreadable), "554 5.6.0"),
+            (SessionError::AuthUnavailable, "454 4.7.0"),
+            (SessionError::RecipientLookupFailed, "451 4.3.0"),
+            (SessionError::IdleTimeout, "421 4.4.2"),
+            (SessionError::ShuttingDown, "421 4.3.2"),
             (SessionError::Policy(PolicyError::TlsRequired), "530 5.7.0"),
             (
                 SessionError::Policy(PolicyError::TooManyRecipients { limit: 2 }),

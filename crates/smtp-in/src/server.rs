@@ -576,3 +576,27 @@ fn message_id(now: SystemTime) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{micros:x}.{:x}.{n:x}", std::process::id())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_unique_and_header_safe() {
+        let now = SystemTime::now();
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| message_id(now)).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(
+            ids.iter()
+                .all(|id| id.chars().all(|c| c.is_ascii_hexdigit() || c == '.'))
+        );
+    }
+
+    #[test]
+    fn default_timeouts_follow_rfc_5321() {
+        let timeouts = Timeouts::default();
+        assert_eq!(timeouts.command, Duration::from_secs(300));
+        assert_eq!(timeouts.data, Duration::from_secs(180));
+        assert!(timeouts.handshake < timeouts.command);
+    }
+}

@@ -266,3 +266,45 @@ async fn relay_port_does_not_offer_auth_and_refuses_outsiders() {
         .await;
     assert!(reply.starts_with("503 5.5.1"), "{reply}");
 }
+
+#[tokio::test]
+async fn bdat_chunks_are_stored_like_data() {
+    let server = Server::submission().await;
+    let mut client = Client::signed_in(&server, ERIC).await;
+    let original = message(JANE, "chunked");
+    let (first, second) = original.split_at(40);
+    client
+        .send(&format!(
+            "MAIL FROM:<{ERIC}>\r\nRCPT TO:<{JANE}>\r\nBDAT {}\r\n{first}",
+            first.len()
+        ))
+        .await;
+    assert!(client.reply().await.starts_with("250 2.1.0"));
+    assert!(client.reply().await.starts_with("250 2.1.5"));
+    assert!(client.reply().await.starts_with("250 2.0.0"));
+    client
+        .send(&format!("BDAT {} LAST\r\n{second}", second.len()))
+        .await;
+    let reply = client.reply().await;
+    assert!(reply.starts_with("250 2.0.0 Message accepted"), "{reply}");
+    let stored = server.inbox(JANE);
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].1.ends_with(original.as_bytes()));
+}
+
+#[tokio::test]
+async fn a_failed_auth_is_answered_after_a_pause() {
+    let mut timeouts = fast_timeouts();
+    timeouts.auth_failure_delay = std::time::Duration::from_millis(200);
+    let server = Server::start(Listener::Submission, false, timeouts).await;
+    let mut client = Client::connect(server.addr).await;
+    client.start_tls(&server.cert).await;
+    for failures in 1..=2u32 {
+        let started = std::time::Instant::now();
+        let reply = client
+            .cmd(&format!("AUTH PLAIN {}", plain(ERIC, "guess")))
+            .await;
+        assert!(reply.starts_with("535 5.7.8"), "{reply}");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(200) * failures);
+    }
+}
