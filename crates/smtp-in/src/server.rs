@@ -23,6 +23,42 @@
 //! client gets `421 4.3.2`; when the client is idle too long, `421 4.4.2`.
 //! A message being stored is finished first. I/O errors end the session
 //! without a reply.
+//!
+//! # Example
+//!
+//! One [`Context`] per listener, one task per connection:
+//!
+//! ```no_run
+//! use std::net::IpAddr;
+//! use std::sync::Arc;
+//! use policy::{Community, Listener};
+//! use smtp_in::{AuthOutcome, Authenticator, Context, Options};
+//! use tokio_util::sync::CancellationToken;
+//! use transport::Stream;
+//!
+//! struct NoAccounts;
+//! impl Authenticator for NoAccounts {
+//!     fn authenticate(&self, _user: &str, _password: &str, _peer: Option<IpAddr>) -> AuthOutcome {
+//!         AuthOutcome::BadCredentials
+//!     }
+//! }
+//!
+//! # async fn run(tls: transport::ServerTls, store: store::Store) -> std::io::Result<()> {
+//! // The daemon keeps the sender and sends a new community on every change.
+//! let (_updates, community) = tokio::sync::watch::channel(Arc::new(Community::default()));
+//! let options = Options::new("mx.ward.test", Listener::Submission);
+//! let ctx = Arc::new(Context::new(options, tls, community, store, Arc::new(NoAccounts)));
+//! let shutdown = CancellationToken::new();
+//! let listener = tokio::net::TcpListener::bind("[::]:587").await?;
+//! loop {
+//!     let (tcp, peer) = listener.accept().await?;
+//!     let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+//!     tokio::spawn(async move {
+//!         let _ = smtp_in::serve(Stream::Plain(tcp), false, &ctx, Some(peer), &shutdown).await;
+//!     });
+//! }
+//! # }
+//! ```
 
 use std::fmt;
 use std::io;

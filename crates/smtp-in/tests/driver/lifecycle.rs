@@ -70,3 +70,29 @@ async fn a_client_that_hangs_up_does_not_disturb_the_next() {
     assert!(client.cmd("QUIT").await.starts_with("221"));
     assert!(client.closed().await);
 }
+
+#[tokio::test]
+async fn shutdown_during_data_stores_nothing() {
+    let server = Server::submission().await;
+    let mut client = Client::signed_in(&server, ERIC).await;
+    assert!(
+        client
+            .cmd(&format!("MAIL FROM:<{ERIC}>"))
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        client
+            .cmd(&format!("RCPT TO:<{JANE}>"))
+            .await
+            .starts_with("250")
+    );
+    assert!(client.cmd("DATA").await.starts_with("354"));
+    client.send("Subject: interrupted\r\n\r\nhalf a mess").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.shutdown.cancel();
+    let reply = client.reply().await;
+    assert!(reply.starts_with("421 4.3.2"), "{reply}");
+    assert!(client.closed().await);
+    assert!(server.inbox(JANE).is_empty());
+}
