@@ -20,6 +20,9 @@ pub enum ContentError {
     /// A NUL octet.
     #[error("NUL in message")]
     Nul,
+    /// The header section could not be read at all (the parser gave up).
+    #[error("unreadable message headers")]
+    Unreadable,
 }
 
 /// Why the driver could not make a message durable.
@@ -110,6 +113,13 @@ pub enum SessionError {
     /// The server is shutting down (for the driver to send).
     #[error("shutting down")]
     ShuttingDown,
+    /// The accounts backend could not check the password (RFC 4954 §6,
+    /// `454 4.7.0`); the client may try again later.
+    #[error("authentication temporarily unavailable")]
+    AuthUnavailable,
+    /// The store could not be asked whether a mailbox exists.
+    #[error("recipient lookup failed")]
+    RecipientLookupFailed,
     /// The driver could not store the message.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
@@ -147,6 +157,8 @@ impl SessionError {
             | E::TooManyErrors
             | E::IdleTimeout
             | E::ShuttingDown
+            | E::AuthUnavailable
+            | E::RecipientLookupFailed
             | E::Delivery(_) => false,
         }
     }
@@ -228,6 +240,11 @@ impl From<&SessionError> for Reply {
                 (5, 6, 0),
                 "Message refused: it contains a NUL character",
             ),
+            E::Content(ContentError::Unreadable) => Reply::new(
+                554,
+                (5, 6, 0),
+                "Message refused: its header section cannot be read",
+            ),
             E::FromHeaderMissing => Reply::new(
                 550,
                 (5, 6, 0),
@@ -243,6 +260,16 @@ impl From<&SessionError> for Reply {
                 421,
                 (4, 3, 2),
                 "Service shutting down; please try again later",
+            ),
+            E::AuthUnavailable => Reply::new(
+                454,
+                (4, 7, 0),
+                "Temporary authentication failure; please try again later",
+            ),
+            E::RecipientLookupFailed => Reply::new(
+                451,
+                (4, 3, 0),
+                "The recipient cannot be checked just now; please try again later",
             ),
             E::Delivery(DeliveryError::StorageFailed { .. }) => Reply::new(
                 451,
@@ -269,6 +296,11 @@ mod tests {
                 SessionError::Content(ContentError::BareLineFeed),
                 "554 5.6.0",
             ),
+            (SessionError::Content(ContentError::Unreadable), "554 5.6.0"),
+            (SessionError::AuthUnavailable, "454 4.7.0"),
+            (SessionError::RecipientLookupFailed, "451 4.3.0"),
+            (SessionError::IdleTimeout, "421 4.4.2"),
+            (SessionError::ShuttingDown, "421 4.3.2"),
             (SessionError::Policy(PolicyError::TlsRequired), "530 5.7.0"),
             (
                 SessionError::Policy(PolicyError::TooManyRecipients { limit: 2 }),

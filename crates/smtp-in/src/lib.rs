@@ -2,13 +2,14 @@
 //! organisations' mail servers and external secure domains, and the
 //! submission listeners (STARTTLS and implicit TLS) for users.
 //!
-//! It will own the SMTP session state machine (kept apart from I/O), TLS
-//! before `MAIL`, authentication, and durable delivery through `store`, asking
-//! `policy` for every decision.
+//! It owns the SMTP session state machine (kept apart from I/O), TLS
+//! before `MAIL`, authentication, and durable delivery through `store`,
+//! asking `policy` for every decision. [`serve`] runs one connection;
+//! the daemon builds one [`Context`] per listener.
 //!
-//! Until that lands, [`serve_unavailable`] answers honestly on the bound
-//! ports: it greets, offers and performs `STARTTLS`, and refuses mail with
-//! `421 4.3.2`, so the daemon's lifecycle and TLS can be tested end to end.
+//! [`serve_unavailable`] is the interim session that greets, performs
+//! `STARTTLS` and refuses mail with `421 4.3.2`; it stays exported until the
+//! daemon calls [`serve`] instead.
 //!
 //! # The protocol core
 //!
@@ -27,16 +28,31 @@
 //! It deliberately does no I/O, holds no clock and knows nothing of the
 //! store: the async driver owns sockets, TLS, timers and storage.
 //!
+//! # The driver
+//!
+//! [`serve`] runs a [`Session`] over a `transport::Stream`: it writes the
+//! replies (one write per pipelined batch), performs the TLS handshake,
+//! applies the command and data timeouts ([`Timeouts`], `421 4.4.2`) and
+//! the shutdown signal (`421 4.3.2`), checks passwords through the
+//! [`Authenticator`] the accounts crate provides, looks recipients up in the
+//! store, and answers `250` only once the message is on disk: one delivery
+//! to every local recipient's INBOX (all or none) and one queue entry for
+//! the remote recipients. It does not relay (that is `smtp-relay`, reading
+//! the queue) and does not add the footer (mail leaving the service gets it
+//! there).
+//!
 //! # Layout
 //!
 //! `proto` (framing, commands, replies), `session` (the state machine and its
 //! events), `message` (header functions), `error` (every refusal and its
-//! reply), `secret`, `unavailable` (the interim session).
+//! reply), `secret`, `server` (the async driver), `unavailable` (the
+//! interim session).
 
 mod error;
 pub mod message;
 mod proto;
 mod secret;
+mod server;
 mod session;
 mod unavailable;
 
@@ -46,6 +62,7 @@ pub use proto::command::{
     OriginalRecipient, RcptTo, Ret,
 };
 pub use secret::Secret;
+pub use server::{AuthOutcome, Authenticator, Context, Timeouts, serve};
 pub use session::{Envelope, Event, Options, Recipient, Session, Step, TlsInfo};
 pub use unavailable::serve_unavailable;
 

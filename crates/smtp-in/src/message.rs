@@ -68,13 +68,18 @@ pub fn add_missing_submission_headers(
     unique: &str,
     now: SystemTime,
 ) -> Vec<u8> {
-    let (mut has_id, mut has_date) = (false, false);
-    if let Some(parsed) = MessageParser::default().parse_headers(message) {
-        for header in parsed.headers() {
-            has_id |= header.name().eq_ignore_ascii_case("Message-ID");
-            has_date |= header.name().eq_ignore_ascii_case("Date");
+    // A parser panic (hostile input) adds nothing rather than guessing.
+    let (has_id, has_date) = std::panic::catch_unwind(|| {
+        let (mut has_id, mut has_date) = (false, false);
+        if let Some(parsed) = MessageParser::default().parse_headers(message) {
+            for header in parsed.headers() {
+                has_id |= header.name().eq_ignore_ascii_case("Message-ID");
+                has_date |= header.name().eq_ignore_ascii_case("Date");
+            }
         }
-    }
+        (has_id, has_date)
+    })
+    .unwrap_or((true, true));
     let mut out = Vec::with_capacity(message.len() + 128);
     if !has_id {
         out.extend_from_slice(

@@ -279,6 +279,10 @@ fn answer(session: &mut Session, event: &Event, answer: Option<String>, name: &s
         (Event::AuthRequested { .. }, ["auth", "fail"]) => {
             session.auth_result(Err(PolicyError::AuthenticationFailed))
         }
+        (Event::AuthRequested { .. }, ["auth", "unavailable"]) => session.auth_unavailable(),
+        (Event::RecipientCheckRequested { .. }, ["rcpt", "unavailable"]) => {
+            session.recipient_check_unavailable()
+        }
         (Event::RecipientCheckRequested { .. }, ["rcpt", "ok"]) => {
             session.recipient_checked(Ok(()))
         }

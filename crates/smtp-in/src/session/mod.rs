@@ -327,6 +327,45 @@ impl Session {
         Ok(())
     }
 
+    /// Answers [`Event::AuthRequested`] when the password could not be
+    /// checked at all (the accounts backend failed): `454 4.7.0`, and the
+    /// client may try again later. Not counted as a bad command.
+    ///
+    /// # Errors
+    ///
+    /// [`UnexpectedAnswer`] when no such event is pending.
+    pub fn auth_unavailable(&mut self) -> Result<(), UnexpectedAnswer> {
+        let State::AwaitingAuth = self.state else {
+            return Err(UnexpectedAnswer);
+        };
+        self.state = self
+            .ctx
+            .refuse(SessionError::AuthUnavailable, State::ExpectMail);
+        Ok(())
+    }
+
+    /// Answers [`Event::RecipientCheckRequested`] when the store could not
+    /// be asked: `451 4.3.0` for this recipient; the transaction goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`UnexpectedAnswer`] when no such event is pending.
+    pub fn recipient_check_unavailable(&mut self) -> Result<(), UnexpectedAnswer> {
+        let State::AwaitingRecipientCheck(..) = self.state else {
+            return Err(UnexpectedAnswer);
+        };
+        let State::AwaitingRecipientCheck(envelope, _) =
+            std::mem::replace(&mut self.state, State::Closed)
+        else {
+            unreachable!("checked above")
+        };
+        self.state = self.ctx.refuse(
+            SessionError::RecipientLookupFailed,
+            State::ExpectRcptOrData(envelope),
+        );
+        Ok(())
+    }
+
     /// Answers [`Event::RecipientCheckRequested`]: `Ok` when the mailbox
     /// exists, else the refusal (normally `NoSuchMailbox`).
     ///
@@ -402,6 +441,16 @@ impl Session {
         self.ctx.framer.reset();
         self.state = State::ExpectEhlo;
         Ok(())
+    }
+
+    /// True while message content (`DATA` or a `BDAT` chunk) is being
+    /// read, so the driver can apply its data timeout instead of the
+    /// command timeout.
+    pub fn is_receiving_message(&self) -> bool {
+        matches!(
+            self.state,
+            State::ReceivingData(..) | State::ReceivingChunk(_)
+        )
     }
 
     /// TLS details, once TLS is active.
@@ -829,11 +878,13 @@ impl Context {
         if let Some(problem) = problem {
             return Err(problem.into());
         }
-        let label = read_label(&data)?;
+        // mail-parser has panicked on hostile input before; a message it
+        // cannot read is refused, never a reason to end the process.
+        let label = guarded(|| read_label(&data))??;
         if let (Listener::Submission, Some(user)) =
             (self.options.listener, &self.credentials.authenticated)
         {
-            check_from(&data, user)?;
+            guarded(|| check_from(&data, user))??;
         }
         let data = match self.rewriter() {
             Some(rewriter) => rewriter.inbound_headers(&data),
@@ -924,6 +975,12 @@ impl Context {
         };
         outcome.unwrap_or_else(|error| self.refuse(error, State::ExpectMail))
     }
+}
+
+/// Runs a parser over untrusted input, turning a panic into a refusal.
+fn guarded<T>(parse: impl FnOnce() -> T) -> Result<T, SessionError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse))
+        .map_err(|_| SessionError::Content(crate::error::ContentError::Unreadable))
 }
 
 fn sequence(expected: &'static str) -> SessionError {

@@ -1,0 +1,638 @@
+//! The async driver: runs one [`Session`] over a real connection. It is the
+//! only part of the crate that touches the socket, TLS, timers, the
+//! accounts backend and the store; every protocol decision stays in the
+//! session.
+//!
+//! For each [`Step`] the driver writes replies (gathered, so that pipelined
+//! commands get one write per batch, RFC 2920), reads more input under the
+//! command or data timeout, performs the TLS handshake after `STARTTLS`, and
+//! answers the session's events:
+//!
+//! - [`Event::AuthRequested`]: the [`Authenticator`] checks the password on
+//!   a blocking thread; a refusal is answered after a short, growing pause.
+//! - [`Event::RecipientCheckRequested`]: the store must know the hosted
+//!   mailbox, and the account must not be deleted.
+//! - [`Event::MessageReceived`]: the driver prepends `Received:` (naming the
+//!   TLS version and cipher), the classification header when the message
+//!   carried no label, and on submission a missing `Message-ID`/`Date`; it
+//!   delivers one copy to every local recipient's INBOX in a single store
+//!   write (all or none) and queues one entry for all remote recipients.
+//!   Only when both are on disk does the client get its `250`.
+//!
+//! When the shutdown token fires while the driver waits for input, the
+//! client gets `421 4.3.2`; when the client is idle too long, `421 4.4.2`.
+//! A message being stored is finished first. I/O errors end the session
+//! without a reply.
+//!
+//! # Example
+//!
+//! One [`Context`] per listener, one task per connection:
+//!
+//! ```no_run
+//! use std::net::IpAddr;
+//! use std::sync::Arc;
+//! use policy::{Community, Listener};
+//! use smtp_in::{AuthOutcome, Authenticator, Context, Options};
+//! use tokio_util::sync::CancellationToken;
+//! use transport::Stream;
+//!
+//! struct NoAccounts;
+//! impl Authenticator for NoAccounts {
+//!     fn authenticate(&self, _user: &str, _password: &str, _peer: Option<IpAddr>) -> AuthOutcome {
+//!         AuthOutcome::BadCredentials
+//!     }
+//! }
+//!
+//! # async fn run(tls: transport::ServerTls, store: store::Store) -> std::io::Result<()> {
+//! // The daemon keeps the sender and sends a new community on every change.
+//! let (_updates, community) = tokio::sync::watch::channel(Arc::new(Community::default()));
+//! let options = Options::new("mx.ward.test", Listener::Submission);
+//! let ctx = Arc::new(Context::new(options, tls, community, store, Arc::new(NoAccounts)));
+//! let shutdown = CancellationToken::new();
+//! let listener = tokio::net::TcpListener::bind("[::]:587").await?;
+//! loop {
+//!     let (tcp, peer) = listener.accept().await?;
+//!     let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+//!     tokio::spawn(async move {
+//!         let _ = smtp_in::serve(Stream::Plain(tcp), false, &ctx, Some(peer), &shutdown).await;
+//!     });
+//! }
+//! # }
+//! ```
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use policy::{AuthenticatedUser, Community, Label, Listener, PolicyError, Reply, Route};
+use store::{AccountStatus, MailboxId, NewMessage, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use transport::{ServerTls, Stream};
+
+use crate::error::{DeliveryError, SessionError};
+use crate::message::{Arrival, add_missing_submission_headers, received_header};
+use crate::proto::reply::encode_refusal;
+use crate::session::{Envelope, Event, Options, Session, Step, TlsInfo};
+
+/// The timers of one connection. Every field is a duration; zero is not a
+/// useful value for any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// How long to wait for the next command (or SASL response). Default
+    /// 5 minutes, RFC 5321 §4.5.3.2.7's minimum for the server.
+    pub command: Duration,
+    /// How long to wait for more message content during `DATA` or a `BDAT`
+    /// chunk. Default 3 minutes, RFC 5321 §4.5.3.2.6's "DATA block" time.
+    pub data: Duration,
+    /// How long the TLS handshake (implicit or after `STARTTLS`) may take.
+    /// Default 30 seconds: a handshake is a few round trips.
+    pub handshake: Duration,
+    /// How long writing one batch of replies may take before the client is
+    /// dropped as not reading. Default 1 minute.
+    pub write: Duration,
+    /// The pause before answering a failed `AUTH`, multiplied by the
+    /// number of failures on this connection (at most five times). Default
+    /// 1 second: slows password guessing without bothering a person who
+    /// mistyped.
+    pub auth_failure_delay: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            command: Duration::from_secs(300),
+            data: Duration::from_secs(180),
+            handshake: Duration::from_secs(30),
+            write: Duration::from_secs(60),
+            auth_failure_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the [`Authenticator`] decided about one `AUTH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthOutcome {
+    /// The password is right and the account may send: sign in as this
+    /// user (its canonical community address, plus any addresses it may
+    /// send as). `235 2.7.0`.
+    Accepted(AuthenticatedUser),
+    /// Unknown user name or wrong password: `535 5.7.8`, after a pause.
+    /// Counts towards the session's bad-command limit.
+    BadCredentials,
+    /// The password is right but the account may not send now: the
+    /// refusal from `policy::check_account` (locked, not activated,
+    /// suspended, deleted: `525 5.7.13`; one-time or expired password that
+    /// must be changed: `432 4.7.12`).
+    AccountRefused(PolicyError),
+    /// The password could not be checked (the accounts backend failed):
+    /// `454 4.7.0`, try again later.
+    Unavailable {
+        /// For the log; never sent to the client.
+        detail: String,
+    },
+}
+
+/// Checks SMTP AUTH credentials. The accounts crate implements it (password
+/// hashes, failed-login throttling and lock-out, expiry); smtp-in only asks.
+///
+/// The method blocks (password hashing is slow on purpose); the driver
+/// calls it on a blocking thread.
+pub trait Authenticator: Send + Sync {
+    /// Checks `password` for `username` (the SASL authentication identity,
+    /// as the client typed it), from a client at `peer`.
+    fn authenticate(&self, username: &str, password: &str, peer: Option<IpAddr>) -> AuthOutcome;
+}
+
+/// Everything a connection on one listener needs; built once per listener
+/// and shared by its connections. Cloning is cheap.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Context {
+    /// The session's options: host name, listener kind, message size and
+    /// recipient limits, line length, bad-command limit.
+    pub options: Options,
+    /// The connection's timers.
+    pub timeouts: Timeouts,
+    /// The server's TLS configuration (shared; sees certificate reloads).
+    pub tls: ServerTls,
+    /// The current community. Each connection takes the snapshot in force
+    /// when it starts; the daemon sends a new one when organisations are
+    /// approved, suspended or closed.
+    pub community: watch::Receiver<Arc<Community>>,
+    /// The durable store: mailboxes and the outbound queue.
+    pub store: Store,
+    /// Checks passwords (submission listeners only).
+    pub authenticator: Arc<dyn Authenticator>,
+}
+
+impl Context {
+    /// A context with the default [`Timeouts`].
+    pub fn new(
+        options: Options,
+        tls: ServerTls,
+        community: watch::Receiver<Arc<Community>>,
+        store: Store,
+        authenticator: Arc<dyn Authenticator>,
+    ) -> Self {
+        Self {
+            options,
+            timeouts: Timeouts::default(),
+            tls,
+            community,
+            store,
+            authenticator,
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("options", &self.options)
+            .field("timeouts", &self.timeouts)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs one SMTP connection to its end: greeting, dialogue, close.
+///
+/// `implicit_tls` is true on the submissions port (465): the handshake
+/// comes before the greeting. `peer` is the client's address, for policy
+/// (source networks), `Received:` and the authenticator.
+///
+/// # Errors
+///
+/// The connection's I/O or TLS error, or `TimedOut` when the TLS handshake
+/// or a write takes too long. Protocol errors, timeouts while waiting for
+/// the client, and shutdown are answered with their reply and end in
+/// `Ok(())`.
+///
+/// # Panics
+///
+/// Never on client input.
+pub async fn serve(
+    stream: Stream,
+    implicit_tls: bool,
+    ctx: &Context,
+    peer: Option<SocketAddr>,
+    shutdown: &CancellationToken,
+) -> io::Result<()> {
+    let stream = if implicit_tls {
+        handshake(stream, ctx).await?
+    } else {
+        stream
+    };
+    let tls = tls_info(&stream);
+    let community = ctx.community.borrow().clone();
+    let peer_ip = peer.map(|p| p.ip());
+    let session = Session::new(ctx.options.clone(), community, peer_ip, tls);
+    let mut connection = Connection {
+        stream: Some(stream),
+        session,
+        ctx,
+        peer_ip,
+        out: Vec::new(),
+        auth_failures: 0,
+    };
+    connection.run(shutdown).await
+}
+
+/// One connection's I/O state around its session.
+struct Connection<'a> {
+    /// `None` only while the TLS handshake owns the stream.
+    stream: Option<Stream>,
+    session: Session,
+    ctx: &'a Context,
+    peer_ip: Option<IpAddr>,
+    /// Replies not yet written: flushed before every read, so pipelined
+    /// commands are answered in one write.
+    out: Vec<u8>,
+    auth_failures: u32,
+}
+
+impl Connection<'_> {
+    async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match self.session.next() {
+                Step::Write(bytes) => self.out.extend_from_slice(&bytes),
+                Step::Event(event) => self.answer(event, shutdown).await,
+                Step::StartTls => {
+                    self.flush().await?;
+                    let stream = self.stream.take().ok_or_else(gone)?;
+                    let stream = handshake(stream, self.ctx).await?;
+                    let tls = tls_info(&stream).ok_or_else(gone)?;
+                    debug!(version = %tls.version, cipher = %tls.cipher, "STARTTLS done");
+                    self.stream = Some(stream);
+                    // The session is waiting for exactly this answer.
+                    let _ = self.session.tls_established(tls);
+                }
+                Step::NeedInput => {
+                    self.flush().await?;
+                    let limit = if self.session.is_receiving_message() {
+                        self.ctx.timeouts.data
+                    } else {
+                        self.ctx.timeouts.command
+                    };
+                    let stream = self.stream.as_mut().ok_or_else(gone)?;
+                    let read = tokio::select! {
+                        biased;
+                        () = shutdown.cancelled() => {
+                            debug!("shutting down");
+                            return self.close_with(&SessionError::ShuttingDown).await;
+                        }
+                        read = tokio::time::timeout(limit, stream.read(&mut buf)) => read,
+                    };
+                    match read {
+                        Err(_) => {
+                            debug!(?limit, "idle timeout");
+                            return self.close_with(&SessionError::IdleTimeout).await;
+                        }
+                        Ok(Ok(0)) => {
+                            debug!("client closed the connection");
+                            return Ok(());
+                        }
+                        Ok(Ok(n)) => self.session.feed(&buf[..n]),
+                        Ok(Err(error)) => return Err(error),
+                    }
+                }
+                Step::NeedAnswer => {
+                    // Every event is answered before `next` is called again,
+                    // so this would be a driver bug; end rather than spin.
+                    warn!("session waits for an answer the driver did not give");
+                    return Ok(());
+                }
+                Step::Close => {
+                    self.flush().await?;
+                    if let Some(stream) = self.stream.as_mut() {
+                        let _ =
+                            tokio::time::timeout(self.ctx.timeouts.write, stream.shutdown()).await;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Writes the pending replies and flushes them through TLS.
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let stream = self.stream.as_mut().ok_or_else(gone)?;
+        let write = async {
+            stream.write_all(&self.out).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout(self.ctx.timeouts.write, write).await {
+            Ok(result) => result?,
+            Err(_) => return Err(io::Error::from(io::ErrorKind::TimedOut)),
+        }
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Sends the reply for a refusal the driver itself decides (timeout,
+    /// shutdown), then closes.
+    async fn close_with(&mut self, error: &SessionError) -> io::Result<()> {
+        self.out
+            .extend_from_slice(&encode_refusal(&Reply::from(error)));
+        self.flush().await?;
+        if let Some(stream) = self.stream.as_mut() {
+            let _ = tokio::time::timeout(self.ctx.timeouts.write, stream.shutdown()).await;
+        }
+        Ok(())
+    }
+
+    async fn answer(&mut self, event: Event, shutdown: &CancellationToken) {
+        // Each `Event` is answered exactly once, so the session never
+        // reports an unexpected answer here.
+        match event {
+            Event::AuthRequested {
+                mechanism,
+                username,
+                password,
+            } => {
+                let outcome = self.authenticate(username.clone(), password.expose()).await;
+                match outcome {
+                    AuthOutcome::Accepted(user) => {
+                        info!(%username, address = %user.address, ?mechanism, "authenticated");
+                        let _ = self.session.auth_result(Ok(user));
+                    }
+                    AuthOutcome::BadCredentials => {
+                        self.auth_failures += 1;
+                        info!(%username, failures = self.auth_failures, "authentication failed");
+                        let pause =
+                            self.ctx.timeouts.auth_failure_delay * self.auth_failures.min(5);
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
+                            () = shutdown.cancelled() => {}
+                        }
+                        let _ = self
+                            .session
+                            .auth_result(Err(PolicyError::AuthenticationFailed));
+                    }
+                    AuthOutcome::AccountRefused(error) => {
+                        info!(%username, %error, "account may not send");
+                        let _ = self.session.auth_result(Err(error));
+                    }
+                    AuthOutcome::Unavailable { detail } => {
+                        warn!(%username, %detail, "authentication backend failed");
+                        let _ = self.session.auth_unavailable();
+                    }
+                }
+            }
+            Event::RecipientCheckRequested { recipient, .. } => {
+                let store = self.ctx.store.clone();
+                let address = recipient.to_string();
+                let found = tokio::task::spawn_blocking(move || store.user_by_address(&address))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                let _ = match found {
+                    Ok(Some((_, user))) if user.status != AccountStatus::Deleted => {
+                        self.session.recipient_checked(Ok(()))
+                    }
+                    Ok(_) => self
+                        .session
+                        .recipient_checked(Err(PolicyError::NoSuchMailbox { recipient })),
+                    Err(detail) => {
+                        warn!(%recipient, %detail, "recipient lookup failed");
+                        self.session.recipient_check_unavailable()
+                    }
+                };
+            }
+            Event::MessageReceived {
+                envelope,
+                label,
+                data,
+            } => {
+                let result = self.store_message(envelope, &label, data).await;
+                let _ = self.session.delivered(result);
+            }
+        }
+    }
+
+    /// Runs the authenticator on a blocking thread.
+    async fn authenticate(&self, username: String, password: &str) -> AuthOutcome {
+        let authenticator = self.ctx.authenticator.clone();
+        let password = password.to_owned();
+        let peer = self.peer_ip;
+        tokio::task::spawn_blocking(move || authenticator.authenticate(&username, &password, peer))
+            .await
+            .unwrap_or_else(|e| AuthOutcome::Unavailable {
+                detail: e.to_string(),
+            })
+    }
+
+    /// Makes the message durable: one delivery to every local INBOX, one
+    /// queue entry for every remote recipient. Returns the message's id.
+    async fn store_message(
+        &self,
+        envelope: Envelope,
+        label: &Label,
+        data: Vec<u8>,
+    ) -> Result<String, DeliveryError> {
+        let now = SystemTime::now();
+        let id = message_id(now);
+        let raw = self.finished_message(&envelope, label, &data, &id, now);
+        let (local, remote): (Vec<_>, Vec<_>) = envelope
+            .recipients
+            .iter()
+            .partition(|r| matches!(r.route, Route::Local { .. }));
+        let local: Vec<policy::Address> = local.into_iter().map(|r| r.address.clone()).collect();
+        // The relay routes each queued recipient again when it delivers, so
+        // the queue keeps the community form of the address.
+        let remote: Vec<String> = remote.into_iter().map(|r| r.address.to_string()).collect();
+        let sender = envelope
+            .mail_from
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let store = self.ctx.store.clone();
+        let size = raw.len();
+        let (locals, remotes) = (local.len(), remote.len());
+        let stored = tokio::task::spawn_blocking(move || {
+            deliver_durably(&store, &sender, &local, &remote, &raw, now)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(DeliveryError::StorageFailed {
+                detail: e.to_string(),
+            })
+        });
+        match &stored {
+            Ok(queue) => info!(
+                %id, size, local = locals, remote = remotes, queue = ?queue,
+                "message accepted"
+            ),
+            Err(error) => warn!(%id, %error, "message not stored"),
+        }
+        stored.map(|_| id)
+    }
+
+    /// The stored form of the message: trace header first, then what the
+    /// driver adds, then the message as received.
+    fn finished_message(
+        &self,
+        envelope: &Envelope,
+        label: &Label,
+        data: &[u8],
+        id: &str,
+        now: SystemTime,
+    ) -> Vec<u8> {
+        let tls = self.session.tls();
+        let received = received_header(&Arrival {
+            helo: self.session.helo().unwrap_or("unknown"),
+            peer_ip: self.peer_ip,
+            hostname: &self.ctx.options.hostname,
+            tls_version: tls.map_or("none", |t| t.version.as_str()),
+            cipher: tls.map_or("none", |t| t.cipher.as_str()),
+            authenticated: self.session.credentials().authenticated.is_some(),
+            smtputf8: envelope.smtputf8,
+            id,
+            at: now,
+        });
+        let mut raw = Vec::with_capacity(data.len() + 512);
+        raw.extend_from_slice(received.as_bytes());
+        if let Some(header) = label.header_to_add() {
+            raw.extend_from_slice(header.as_bytes());
+        }
+        if self.ctx.options.listener == Listener::Submission {
+            raw.extend_from_slice(&add_missing_submission_headers(
+                data,
+                &self.ctx.options.hostname,
+                id,
+                now,
+            ));
+        } else {
+            raw.extend_from_slice(data);
+        }
+        raw
+    }
+}
+
+/// The blocking half of [`Connection::store_message`]. Returns the queue
+/// entry's id when remote recipients were queued.
+fn deliver_durably(
+    store: &Store,
+    sender: &str,
+    local: &[policy::Address],
+    remote: &[String],
+    raw: &[u8],
+    now: SystemTime,
+) -> Result<Option<store::QueueId>, DeliveryError> {
+    let failed = |e: store::Error| DeliveryError::StorageFailed {
+        detail: e.to_string(),
+    };
+    let mut inboxes: Vec<MailboxId> = Vec::with_capacity(local.len());
+    for address in local {
+        let user = store
+            .user_by_address(&address.to_string())
+            .map_err(failed)?
+            .filter(|(_, user)| user.status != AccountStatus::Deleted);
+        let Some((user, _)) = user else {
+            return Err(DeliveryError::Policy(PolicyError::NoSuchMailbox {
+                recipient: address.clone(),
+            }));
+        };
+        let inbox = store
+            .mailbox_by_name(user, "INBOX")
+            .map_err(failed)?
+            .ok_or_else(|| DeliveryError::StorageFailed {
+                detail: format!("{address} has no INBOX"),
+            })?;
+        inboxes.push(inbox.id);
+    }
+    let seconds = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if !inboxes.is_empty() {
+        store
+            .deliver(
+                &inboxes,
+                &NewMessage {
+                    raw,
+                    cached: None,
+                    internal_date: seconds,
+                    flags: Default::default(),
+                    keywords: Default::default(),
+                },
+            )
+            .map_err(failed)?;
+    }
+    if remote.is_empty() {
+        return Ok(None);
+    }
+    store
+        .enqueue(sender, remote, raw, seconds)
+        .map(Some)
+        .map_err(failed)
+}
+
+/// The server side of the TLS handshake, under the handshake timeout.
+async fn handshake(stream: Stream, ctx: &Context) -> io::Result<Stream> {
+    match tokio::time::timeout(ctx.timeouts.handshake, stream.upgrade(&ctx.tls)).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the TLS handshake took too long",
+        )),
+    }
+}
+
+/// What the session needs to know about the connection's TLS.
+fn tls_info(stream: &Stream) -> Option<TlsInfo> {
+    // The server asks for no client certificate yet, so gateway and
+    // certificate names stay empty.
+    stream
+        .tls_summary()
+        .map(|summary| TlsInfo::new(summary.version, summary.cipher))
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the connection is gone")
+}
+
+/// A message id unique on this host: the arrival time in microseconds, the
+/// process and a counter. Used in `Received:`, a missing `Message-ID` and
+/// the `250` reply.
+fn message_id(now: SystemTime) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let micros = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{micros:x}.{:x}.{n:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_unique_and_header_safe() {
+        let now = SystemTime::now();
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| message_id(now)).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(
+            ids.iter()
+                .all(|id| id.chars().all(|c| c.is_ascii_hexdigit() || c == '.'))
+        );
+    }
+
+    #[test]
+    fn default_timeouts_follow_rfc_5321() {
+        let timeouts = Timeouts::default();
+        assert_eq!(timeouts.command, Duration::from_secs(300));
+        assert_eq!(timeouts.data, Duration::from_secs(180));
+        assert!(timeouts.handshake < timeouts.command);
+    }
+}
