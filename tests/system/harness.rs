@@ -73,6 +73,11 @@ impl Ward {
     /// Starts `ward serve --config CONFIG` and waits for systemd-style
     /// readiness (`READY=1` on a `NOTIFY_SOCKET` the test owns).
     pub fn start(config: &Path, extra_args: &[&str]) -> Ward {
+        Self::start_with_env(config, extra_args, &[])
+    }
+
+    /// [`Ward::start`] with extra environment variables.
+    pub fn start_with_env(config: &Path, extra_args: &[&str], env: &[(&str, &Path)]) -> Ward {
         let dir = config.parent().unwrap();
         let notify_path = dir.join("notify.sock");
         let _ = fs::remove_file(&notify_path);
@@ -87,6 +92,7 @@ impl Ward {
             .arg(config)
             .env("NOTIFY_SOCKET", &notify_path)
             .env("RUST_LOG", "debug")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::from(fs::File::create(&stdout).unwrap()))
             .stderr(Stdio::from(fs::File::create(&log).unwrap()))
             .spawn()

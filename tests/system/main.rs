@@ -7,6 +7,7 @@
 // Items are `pub` for the modules of this one binary.
 #![allow(unreachable_pub)]
 
+mod accounts;
 mod check_config;
 mod harness;
 mod lifecycle;

@@ -374,7 +374,7 @@ impl From<&PolicyError> for Reply {
                 432,
                 (4, 7, 12),
                 format!(
-                    "A password transition is needed: {user} must set a new password before sending mail; sign in with your mail program to change it."
+                    "A password transition is needed: {user} must set a new password before sending mail (a one-time or expired password); change it with `ward passwd` or the web page."
                 ),
             ),
             E::Classified { marking, found_in } => Reply::new(

@@ -347,9 +347,11 @@ fn application(args: ApplyArgs) -> anyhow::Result<ApplicationForm> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let is_json = path.extension().is_some_and(|e| e == "json");
         return if is_json {
-            serde_json::from_str(&text).with_context(|| format!("{} is not a valid application", path.display()))
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid application", path.display()))
         } else {
-            toml::from_str(&text).with_context(|| format!("{} is not a valid application", path.display()))
+            toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid application", path.display()))
         };
     }
     let mut sponsors = Vec::new();
@@ -502,7 +504,9 @@ fn member_password(address: &str) -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("WARD_PASSWORD") {
         return Ok(p);
     }
-    Ok(rpassword::prompt_password(format!("Password for {address}: "))?)
+    Ok(rpassword::prompt_password(format!(
+        "Password for {address}: "
+    ))?)
 }
 
 /// Why an account command failed, for the exit code.
@@ -555,7 +559,11 @@ fn local(
         )));
     }
     let store = store::Store::open(&dir).map_err(|e| Failure::Other(e.into()))?;
-    let service = Service::new(Arc::new(store), config.accounts.clone(), accounts::clock::from_env());
+    let service = Service::new(
+        Arc::new(store),
+        config.accounts.clone(),
+        accounts::clock::from_env(),
+    );
     let source = format!(
         "cli user={}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
@@ -565,7 +573,13 @@ fn local(
             None => accounts::Actor::Operator,
             Some((address, password)) => service.login(&address, &password, &source)?.actor(),
         };
-        service.execute(&Caller { actor, source: source.clone() }, request)
+        service.execute(
+            &Caller {
+                actor,
+                source: source.clone(),
+            },
+            request,
+        )
     })();
     service
         .store()
@@ -590,7 +604,9 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
             application,
             domain,
         } => {
-            println!("Application {application} for {domain} recorded; an operator will approve or reject it.");
+            println!(
+                "Application {application} for {domain} recorded; an operator will approve or reject it."
+            );
         }
         Response::Approved {
             organisation,
@@ -649,11 +665,17 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
                 println!("  parent        {p}");
             }
             println!("  state         {}", o.state);
-            println!("  ex-directory  {}", if o.ex_directory { "yes" } else { "no" });
+            println!(
+                "  ex-directory  {}",
+                if o.ex_directory { "yes" } else { "no" }
+            );
             println!("  users         {}", o.users);
             println!("  administrators");
             for u in admins {
-                println!("    {} {} <{}>  {}", u.first_name, u.last_name, u.address, u.status);
+                println!(
+                    "    {} {} <{}>  {}",
+                    u.first_name, u.last_name, u.address, u.status
+                );
             }
         }
         Response::Users { users } => {
@@ -673,8 +695,14 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
             println!("  organisation  {}", u.organisation);
             println!("  role          {}", u.role);
             println!("  status        {}", u.status);
-            println!("  last login    {}", u.last_login.as_deref().unwrap_or("never"));
-            println!("  password set  {}", u.password_set_at.as_deref().unwrap_or("never"));
+            println!(
+                "  last login    {}",
+                u.last_login.as_deref().unwrap_or("never")
+            );
+            println!(
+                "  password set  {}",
+                u.password_set_at.as_deref().unwrap_or("never")
+            );
             println!("  failed logins {}", u.failed_logins);
             if !u.telephone.is_empty() {
                 println!("  telephone     {}", u.telephone);

@@ -129,9 +129,8 @@ pub async fn serve(listener: UnixListener, state: Arc<AdminState>, shutdown: Can
             None => "admin-socket".to_owned(),
         };
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                handle(req, state.clone(), source.clone())
-            });
+            let service =
+                hyper::service::service_fn(move |req| handle(req, state.clone(), source.clone()));
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await
@@ -191,12 +190,20 @@ async fn operation(
     };
     let request: accounts::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the request is not valid: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("the request is not valid: {e}"),
+            );
+        }
     };
     if request.name() != op {
         return error(
             StatusCode::BAD_REQUEST,
-            &format!("the request is for {} but was sent to /v1/{op}", request.name()),
+            &format!(
+                "the request is for {} but was sent to /v1/{op}",
+                request.name()
+            ),
         );
     }
     let refresh = request.changes_community();
@@ -214,22 +221,30 @@ async fn operation(
         Ok(Ok(response)) => {
             if refresh {
                 let service = state.service.clone();
-                if let Ok(snapshot) = tokio::task::spawn_blocking(move || service.community()).await {
+                if let Ok(snapshot) = tokio::task::spawn_blocking(move || service.community()).await
+                {
                     state.community.send_replace(Arc::new(snapshot));
                 }
             }
             json(StatusCode::OK, &response)
         }
         Ok(Err(e)) => {
-            let code = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let code =
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if code == StatusCode::INTERNAL_SERVER_ERROR {
                 warn!(error = %e, op, "admin operation failed");
             }
-            json(code, &serde_json::json!({ "error": e.to_string(), "kind": e.kind() }))
+            json(
+                code,
+                &serde_json::json!({ "error": e.to_string(), "kind": e.kind() }),
+            )
         }
         Err(e) => {
             warn!(error = %e, op, "admin operation panicked");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "the operation failed unexpectedly; see the log")
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the operation failed unexpectedly; see the log",
+            )
         }
     }
 }
@@ -346,7 +361,8 @@ pub async fn call(
         .header("host", "ward")
         .header("content-type", "application/json");
     if let Some((address, password)) = member {
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{address}:{password}"));
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{address}:{password}"));
         builder = builder.header("authorization", format!("Basic {token}"));
     }
     let body = serde_json::to_vec(request)?;

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod logging;
 pub mod notify;

@@ -48,6 +48,7 @@ struct Source {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 enum Command {
     /// Run the daemon.
     Serve {
@@ -149,13 +150,15 @@ fn main() -> ExitCode {
             ward::logging::init(format, &config.log_level);
             finish(runtime().block_on(serve(config, demo)))
         }
-        Command::Org { common, command } => {
-            account(&common, accounts_cli::org_request(command).map(|r| (r, None)))
-        }
+        Command::Org { common, command } => account(
+            &common,
+            accounts_cli::org_request(command).map(|r| (r, None)),
+        ),
         Command::User { common, command } => account(&common, accounts_cli::user_request(command)),
-        Command::Passwd { common, address } => {
-            account(&common, accounts_cli::passwd_request(address).map(|r| (r, None)))
-        }
+        Command::Passwd { common, address } => account(
+            &common,
+            accounts_cli::passwd_request(address).map(|r| (r, None)),
+        ),
         Command::Directory { common, command } => {
             account(&common, Ok(accounts_cli::directory_request(command)))
         }
@@ -163,7 +166,10 @@ fn main() -> ExitCode {
             common,
             address,
             name,
-        } => account(&common, Ok((accounts::Request::Invite { address, name }, None))),
+        } => account(
+            &common,
+            Ok((accounts::Request::Invite { address, name }, None)),
+        ),
         Command::Audit {
             common,
             since,
@@ -174,8 +180,9 @@ fn main() -> ExitCode {
             let request = match command {
                 Some(AuditCommand::Verify) => Ok(accounts::Request::AuditVerify),
                 None => match since.as_deref().map(|s| {
-                    accounts::clock::parse_date(s)
-                        .ok_or_else(|| anyhow::anyhow!("--since {s:?} is not a date like 2026-11-23"))
+                    accounts::clock::parse_date(s).ok_or_else(|| {
+                        anyhow::anyhow!("--since {s:?} is not a date like 2026-11-23")
+                    })
                 }) {
                     Some(Err(e)) => Err(e),
                     since => Ok(accounts::Request::AuditList {
@@ -219,7 +226,11 @@ fn account(
     };
     let outcome = runtime().block_on(accounts_cli::execute(&config, common, request));
     match outcome {
-        Ok(response) => finish(accounts_cli::print(&response, common.json, output.as_deref())),
+        Ok(response) => finish(accounts_cli::print(
+            &response,
+            common.json,
+            output.as_deref(),
+        )),
         Err(Failure::Refused(message)) => {
             eprintln!("ward: {message}");
             ExitCode::FAILURE
@@ -293,7 +304,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     if demo {
         let service = daemon.service().clone();
         let response = tokio::task::spawn_blocking(move || {
-            service.execute(&accounts::Caller::operator("serve --demo"), accounts::Request::Demo)
+            service.execute(
+                &accounts::Caller::operator("serve --demo"),
+                accounts::Request::Demo,
+            )
         })
         .await??;
         daemon.refresh_community();
@@ -337,9 +351,18 @@ fn print_demo_tour(config: &Config, daemon: &Daemon) {
             .unwrap_or_else(|| "(not configured)".to_owned())
     };
     println!("Point a mail client at it (accept the self-signed certificate):");
-    println!("  IMAP, STARTTLS        {}", find(ward::config::ListenerKind::Imap));
-    println!("  submission, STARTTLS  {}", find(ward::config::ListenerKind::Submission));
-    println!("  or the directory:     ward directory search brown --data {}", config.data_dir.display());
+    println!(
+        "  IMAP, STARTTLS        {}",
+        find(ward::config::ListenerKind::Imap)
+    );
+    println!(
+        "  submission, STARTTLS  {}",
+        find(ward::config::ListenerKind::Submission)
+    );
+    println!(
+        "  or the directory:     ward directory search brown --data {}",
+        config.data_dir.display()
+    );
 }
 
 async fn status(socket: &Path, json: bool) -> anyhow::Result<()> {

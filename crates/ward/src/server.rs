@@ -164,7 +164,8 @@ impl Daemon {
 
     /// Rebuilds the routing snapshot after organisations changed.
     pub fn refresh_community(&self) {
-        self.community.send_replace(Arc::new(self.service.community()));
+        self.community
+            .send_replace(Arc::new(self.service.community()));
     }
 
     /// Whether this start created the data folder's store.
@@ -183,8 +184,18 @@ impl Daemon {
         let mut sigint = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
         let mut sighup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
 
+        let smtp_context = |listener| {
+            smtp_in::Context::new(
+                smtp_in::Options::new(self.config.hostname.clone(), listener),
+                self.tls.clone(),
+                self.community.subscribe(),
+                (*self.store).clone(),
+                Arc::new(crate::auth::AccountsAuthenticator(self.service.clone())),
+            )
+        };
         let shared = Arc::new(Shared {
-            hostname: self.config.hostname.clone(),
+            smtp_relay: smtp_context(policy::Listener::Relay),
+            smtp_submission: smtp_context(policy::Listener::Submission),
             tls: self.tls.clone(),
             limits: Limits::new(
                 self.config.max_connections,
@@ -291,7 +302,9 @@ async fn purge_deleted(service: accounts::Service, shutdown: CancellationToken) 
 
 /// State every session shares.
 struct Shared {
-    hostname: String,
+    /// The SMTP listeners' contexts: relay (port 25) and submission.
+    smtp_relay: smtp_in::Context,
+    smtp_submission: smtp_in::Context,
     tls: ServerTls,
     limits: Limits,
     next_id: AtomicU64,
@@ -334,15 +347,13 @@ async fn accept_loop(
                 let stream = Stream::Plain(tcp);
                 let implicit = kind.implicit_tls();
                 let result = match kind {
-                    ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
-                        smtp_in::serve_unavailable(
-                            stream,
-                            implicit,
-                            &shared.tls,
-                            &shared.hostname,
-                            &shutdown,
-                        )
-                        .await
+                    ListenerKind::Smtp => {
+                        smtp_in::serve(stream, implicit, &shared.smtp_relay, Some(peer), &shutdown)
+                            .await
+                    }
+                    ListenerKind::Submission | ListenerKind::Submissions => {
+                        let ctx = &shared.smtp_submission;
+                        smtp_in::serve(stream, implicit, ctx, Some(peer), &shutdown).await
                     }
                     ListenerKind::Imap | ListenerKind::Imaps => {
                         imap::serve_unavailable(stream, implicit, &shared.tls, &shutdown).await

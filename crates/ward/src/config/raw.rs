@@ -208,10 +208,36 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         bounded(p, key, v, default, 1, max, "days").map(|d| Duration::from_secs(d * 86_400))
     };
     let a = &raw.accounts;
-    let password_max_age = days(&mut p, "accounts.password_max_age_days", a.password_max_age_days, 90, 3650);
-    let inactivity_lock = days(&mut p, "accounts.inactivity_lock_days", a.inactivity_lock_days, 30, 3650);
-    let deleted_retention = days(&mut p, "accounts.deleted_retention_days", a.deleted_retention_days, 90, 3650);
-    let max_failed_logins = bounded(&mut p, "accounts.max_failed_logins", a.max_failed_logins, 5, 1, 100, "attempts");
+    let password_max_age = days(
+        &mut p,
+        "accounts.password_max_age_days",
+        a.password_max_age_days,
+        90,
+        3650,
+    );
+    let inactivity_lock = days(
+        &mut p,
+        "accounts.inactivity_lock_days",
+        a.inactivity_lock_days,
+        30,
+        3650,
+    );
+    let deleted_retention = days(
+        &mut p,
+        "accounts.deleted_retention_days",
+        a.deleted_retention_days,
+        90,
+        3650,
+    );
+    let max_failed_logins = bounded(
+        &mut p,
+        "accounts.max_failed_logins",
+        a.max_failed_logins,
+        5,
+        1,
+        100,
+        "attempts",
+    );
     let failed_login_lock = bounded(
         &mut p,
         "accounts.failed_login_lock_minutes",
@@ -364,45 +390,53 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         max_failed_logins,
         failed_login_lock,
     ) {
-        (Some(password_max_age), Some(inactivity_lock), Some(deleted_retention), Some(max), Some(lock)) => {
-            Some(accounts::Settings {
-                suffix: suffix.clone(),
-                secure_domains,
-                terms_version: terms_version.trim().to_owned(),
-                password_max_age,
-                inactivity_lock,
-                max_failed_logins: max as u32,
-                failed_login_lock: lock,
-                deleted_retention,
-                hostname: hostname.clone(),
-            })
-        }
+        (
+            Some(password_max_age),
+            Some(inactivity_lock),
+            Some(deleted_retention),
+            Some(max),
+            Some(lock),
+        ) => Some(accounts::Settings {
+            suffix: suffix.clone(),
+            secure_domains,
+            terms_version: terms_version.trim().to_owned(),
+            password_max_age,
+            inactivity_lock,
+            max_failed_logins: max as u32,
+            failed_login_lock: lock,
+            deleted_retention,
+            hostname: hostname.clone(),
+        }),
         _ => None,
     };
 
-    match (tls, shutdown_grace, max_connections, max_connections_per_ip, accounts) {
+    match (
+        tls,
+        shutdown_grace,
+        max_connections,
+        max_connections_per_ip,
+        accounts,
+    ) {
         (
             Some(tls),
             Some(shutdown_grace),
             Some(max_connections),
             Some(max_connections_per_ip),
             Some(accounts),
-        ) if p.is_empty() => {
-            Ok(Config {
-                accounts,
-                hostname,
-                data_dir,
-                suffix,
-                tls,
-                listeners,
-                admin_socket,
-                shutdown_grace,
-                max_connections: max_connections as usize,
-                max_connections_per_ip: max_connections_per_ip as usize,
-                log_format,
-                log_level,
-            })
-        }
+        ) if p.is_empty() => Ok(Config {
+            accounts,
+            hostname,
+            data_dir,
+            suffix,
+            tls,
+            listeners,
+            admin_socket,
+            shutdown_grace,
+            max_connections: max_connections as usize,
+            max_connections_per_ip: max_connections_per_ip as usize,
+            log_format,
+            log_level,
+        }),
         _ => Err(p),
     }
 }
