@@ -18,9 +18,9 @@ async fn smtp_starttls(ward: &Ward, kind: &str) -> Vec<u8> {
     let ehlo = client.reply().await;
     assert!(ehlo.iter().any(|l| l.ends_with("STARTTLS")), "{ehlo:?}");
     client.send("MAIL FROM:<a@b.example>").await;
-    // Still in clear text: the interim session refuses mail outright.
+    // Still in clear text: no mail before TLS.
     let refused = client.reply().await;
-    assert!(refused[0].starts_with("421 4.3.2"), "{refused:?}");
+    assert!(refused[0].starts_with("530 5.7.0"), "{refused:?}");
 
     let mut client = Client::new(tcp(ward.addr(kind)).await);
     client.reply().await;
