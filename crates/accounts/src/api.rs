@@ -139,6 +139,16 @@ pub enum Request {
     OrgAdmins {
         organisation: String,
     },
+    OrgCertIssue {
+        organisation: String,
+        days: Option<u32>,
+    },
+    OrgCertRevoke {
+        organisation: String,
+    },
+    OrgCertList {
+        organisation: Option<String>,
+    },
     UserAdd(UserForm),
     UserImport {
         organisation: String,
@@ -206,6 +216,9 @@ impl Request {
             Self::OrgSuspend { .. } => "org-suspend",
             Self::OrgResume { .. } => "org-resume",
             Self::OrgAdmins { .. } => "org-admins",
+            Self::OrgCertIssue { .. } => "org-cert-issue",
+            Self::OrgCertRevoke { .. } => "org-cert-revoke",
+            Self::OrgCertList { .. } => "org-cert-list",
             Self::UserAdd(_) => "user-add",
             Self::UserImport { .. } => "user-import",
             Self::UserList { .. } => "user-list",
@@ -381,4 +394,29 @@ pub enum Response {
         users: Vec<Credentials>,
         message: String,
     },
+    /// A gateway client certificate, its key (shown once) and the CA.
+    Certificate {
+        organisation: String,
+        domain: String,
+        certificate_pem: String,
+        key_pem: String,
+        ca_pem: String,
+        fingerprint: String,
+        not_after: String,
+    },
+    Certificates {
+        certificates: Vec<CertificateView>,
+    },
+}
+
+/// An issued gateway certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct CertificateView {
+    pub organisation: String,
+    pub fingerprint: String,
+    pub serial: String,
+    pub issued_at: String,
+    pub not_after: String,
+    pub revoked_at: Option<String>,
 }

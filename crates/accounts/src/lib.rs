@@ -23,6 +23,7 @@
 //! tests move it instead of sleeping.
 
 mod api;
+mod certs;
 pub mod clock;
 mod community;
 mod demo;
@@ -36,7 +37,7 @@ mod settings;
 mod users;
 
 pub use api::{
-    ApplicationForm, ApplicationView, AuditLine, Credentials, DirectoryEntry, DirectoryForm,
+    ApplicationForm, ApplicationView, AuditLine, CertificateView, Credentials, DirectoryEntry, DirectoryForm,
     ExportFormat, OrgView, Request, Response, SignatoryForm, SponsorForm, UserForm, UserView,
 };
 pub use clock::{Clock, ManualClock, SystemClock};

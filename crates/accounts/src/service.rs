@@ -121,6 +121,7 @@ pub struct Service {
     pub(crate) store: Arc<Store>,
     pub(crate) settings: Arc<Settings>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ca: Option<Arc<transport::ca::CertificateAuthority>>,
 }
 
 impl Service {
@@ -130,7 +131,14 @@ impl Service {
             store,
             settings: Arc::new(settings),
             clock,
+            ca: None,
         }
+    }
+
+    /// The same, issuing gateway certificates from `ca`.
+    pub fn with_ca(mut self, ca: Arc<transport::ca::CertificateAuthority>) -> Self {
+        self.ca = Some(ca);
+        self
     }
 
     /// The rules in force.
@@ -172,6 +180,15 @@ impl Service {
                 orgs::set_state(self, caller, &organisation, OrgState::Active)
             }
             Request::OrgAdmins { organisation } => orgs::admins(self, caller, &organisation),
+            Request::OrgCertIssue { organisation, days } => {
+                crate::certs::issue(self, caller, &organisation, days.unwrap_or(730))
+            }
+            Request::OrgCertRevoke { organisation } => {
+                crate::certs::revoke(self, caller, &organisation)
+            }
+            Request::OrgCertList { organisation } => {
+                crate::certs::list(self, caller, organisation.as_deref())
+            }
             Request::UserAdd(form) => users::add(self, caller, &form),
             Request::UserImport { organisation, csv } => {
                 users::import(self, caller, &organisation, &csv)

@@ -231,7 +231,7 @@ pub async fn serve(
     } else {
         stream
     };
-    let tls = tls_info(&stream);
+    let tls = tls_info(&stream, &ctx.store).await;
     let community = ctx.community.borrow().clone();
     let peer_ip = peer.map(|p| p.ip());
     let session = Session::new(ctx.options.clone(), community, peer_ip, tls);
@@ -270,7 +270,7 @@ impl Connection<'_> {
                     self.flush().await?;
                     let stream = self.stream.take().ok_or_else(gone)?;
                     let stream = handshake(stream, self.ctx).await?;
-                    let tls = tls_info(&stream).ok_or_else(gone)?;
+                    let tls = tls_info(&stream, &self.ctx.store).await.ok_or_else(gone)?;
                     debug!(version = %tls.version, cipher = %tls.cipher, "STARTTLS done");
                     self.stream = Some(stream);
                     // The session is waiting for exactly this answer.
@@ -590,13 +590,47 @@ async fn handshake(stream: Stream, ctx: &Context) -> io::Result<Stream> {
     }
 }
 
-/// What the session needs to know about the connection's TLS.
-fn tls_info(stream: &Stream) -> Option<TlsInfo> {
-    // The server asks for no client certificate yet, so gateway and
-    // certificate names stay empty.
-    stream
-        .tls_summary()
-        .map(|summary| TlsInfo::new(summary.version, summary.cipher))
+/// What the session needs to know about the connection's TLS: version,
+/// cipher, and the organisation whose gateway certificate (issued by Ward's
+/// CA, verified in the handshake) the client presented, unless it was
+/// revoked or has expired.
+async fn tls_info(stream: &Stream, store: &Store) -> Option<TlsInfo> {
+    let summary = stream.tls_summary()?;
+    let mut info = TlsInfo::new(summary.version, summary.cipher);
+    if let Some(cert) = summary.client_certificate {
+        let fingerprint = transport::ca::fingerprint(&cert);
+        let store = store.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let record = store.gateway_certificate(&fingerprint)?;
+            let now = unix_now();
+            match record {
+                Some(c) if c.revoked_at.is_none() && c.not_after > now => Ok(store
+                    .organisation(c.organisation)?
+                    .map(|o| o.name)),
+                Some(c) => {
+                    tracing::warn!(%fingerprint, revoked = c.revoked_at.is_some(), "gateway certificate revoked or expired");
+                    Ok(None)
+                }
+                None => {
+                    tracing::warn!(%fingerprint, "client certificate from Ward's CA that Ward has no record of");
+                    Ok::<_, store::Error>(None)
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(Ok(org)) => info.gateway_organisation = org,
+            Ok(Err(e)) => tracing::warn!(error = %e, "gateway certificate lookup failed"),
+            Err(e) => tracing::warn!(error = %e, "gateway certificate lookup panicked"),
+        }
+    }
+    Some(info)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn gone() -> io::Error {

@@ -35,6 +35,8 @@ pub(crate) const CHUNK: u8 = 0x0c;
 pub(crate) const QUEUE: u8 = 0x0d;
 /// Audit sequence number → audit record.
 pub(crate) const AUDIT: u8 = 0x0e;
+/// Certificate fingerprint → gateway certificate record.
+pub(crate) const GATEWAY_CERT: u8 = 0x1f;
 
 /// A key made of a table byte and one big-endian id.
 pub(crate) fn id(table: u8, id: u64) -> Vec<u8> {

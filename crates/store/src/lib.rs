@@ -60,6 +60,7 @@
 mod account;
 mod audit;
 mod body;
+mod certs;
 mod check;
 mod codec;
 mod commit;
@@ -77,6 +78,7 @@ mod txn;
 pub use account::{AccountStatus, DirectoryFields, PasswordHash, Role, User};
 pub use audit::{AuditEvent, AuditProblem, AuditRecord, AuditVerdict};
 pub use body::BodyReader;
+pub use certs::GatewayCertificate;
 pub use check::ConsistencyReport;
 pub use community::{
     Application, ApplicationState, ConnectionKind, OrgState, Organisation, Sponsor, TermsAcceptance,

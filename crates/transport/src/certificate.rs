@@ -53,6 +53,14 @@ pub enum CertificateError {
         /// The key file.
         key: PathBuf,
     },
+    /// The client-certificate policy could not be built.
+    #[error("{path}: {reason}")]
+    Unusable {
+        /// The server certificate it was being set up with.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// A self-signed certificate could not be generated or written.
     #[error("cannot create a self-signed certificate in {dir}: {reason}")]
     Generate {
@@ -168,7 +176,7 @@ pub fn ensure_self_signed(
     Ok((cert_path, key_path))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
     let mut file = fs::OpenOptions::new()
@@ -182,7 +190,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes)?;
     fs::File::open(&tmp)?.sync_all()?;

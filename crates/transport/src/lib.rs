@@ -16,6 +16,7 @@
 //! assert!(tls.acceptor().config().alpn_protocols.is_empty());
 //! ```
 
+pub mod ca;
 pub mod certificate;
 mod lines;
 mod server;

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
 use tokio_rustls::TlsAcceptor;
@@ -45,13 +47,48 @@ impl ServerTls {
     ///
     /// Any [`CertificateError`] from [`certificate::load`].
     pub fn from_files(certificate: &Path, key: &Path) -> Result<Self, CertificateError> {
+        Self::with_client_ca(certificate, key, None)
+    }
+
+    /// As [`ServerTls::from_files`], and also asks every client for a
+    /// certificate issued by `client_ca` (Ward's organisation CA). A client
+    /// may present none; one that presents a certificate the CA did not
+    /// issue fails the handshake. The session then learns who the client
+    /// is from [`TlsSummary::client_certificate`].
+    ///
+    /// # Errors
+    ///
+    /// Any [`CertificateError`] from [`certificate::load`]; `Unusable`
+    /// when the CA certificate cannot serve as a trust anchor.
+    pub fn with_client_ca(
+        certificate: &Path,
+        key: &Path,
+        client_ca: Option<&CertificateDer<'static>>,
+    ) -> Result<Self, CertificateError> {
         let certified = certificate::load(certificate, key)?;
         let resolver = Arc::new(Reloadable(RwLock::new(certified)));
-        let config = ServerConfig::builder_with_provider(provider())
+        let builder = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .expect("the ring provider supports TLS 1.2 and 1.3")
-            .with_no_client_auth()
-            .with_cert_resolver(resolver.clone());
+            .expect("the ring provider supports TLS 1.2 and 1.3");
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = RootCertStore::empty();
+                roots.add(ca.clone()).map_err(|e| CertificateError::Unusable {
+                    path: certificate.to_owned(),
+                    reason: format!("the organisation CA is not a usable trust anchor: {e}"),
+                })?;
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| CertificateError::Unusable {
+                        path: certificate.to_owned(),
+                        reason: format!("cannot verify client certificates: {e}"),
+                    })?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder.with_cert_resolver(resolver.clone());
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             resolver,
@@ -94,6 +131,9 @@ pub struct TlsSummary {
     pub version: String,
     /// For example `TLS13_AES_256_GCM_SHA384`.
     pub cipher: String,
+    /// The client's certificate, verified against the organisation CA, if
+    /// the client presented one.
+    pub client_certificate: Option<CertificateDer<'static>>,
 }
 
 impl TlsSummary {
@@ -106,6 +146,10 @@ impl TlsSummary {
                 .unwrap_or("TLS")
                 .replace("TLSv1_", "TLSv1."),
             cipher: cipher.suite().as_str().unwrap_or("unknown").to_owned(),
+            client_certificate: conn
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|c| c.clone().into_owned()),
         })
     }
 }

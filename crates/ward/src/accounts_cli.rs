@@ -77,6 +77,37 @@ pub(crate) enum OrgCommand {
         /// Domain, name or number.
         organisation: String,
     },
+    /// Gateway client certificates from Ward's CA, for SMTP-connected
+    /// organisations' mail servers.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum CertCommand {
+    /// Issue a client certificate for an organisation's gateway.
+    Issue {
+        /// Domain, name or number.
+        organisation: String,
+        /// Days it is valid (default 730).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Write DOMAIN.pem, DOMAIN.key (mode 0600) and ward-ca.pem here
+        /// instead of printing them.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
+    },
+    /// Revoke every certificate of an organisation: its gateway can no
+    /// longer send as it.
+    Revoke {
+        /// Domain, name or number.
+        organisation: String,
+    },
+    /// List issued certificates.
+    List {
+        /// Domain, name or number.
+        organisation: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -306,9 +337,20 @@ pub(crate) enum AuditCommand {
     Verify,
 }
 
-/// Builds the request of `ward org ...`.
-pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<Request> {
-    Ok(match command {
+/// Builds the request of `ward org ...`, and where to write its files.
+pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<(Request, Option<PathBuf>)> {
+    if let OrgCommand::Cert(cert) = command {
+        return Ok(match cert {
+            CertCommand::Issue {
+                organisation,
+                days,
+                out_dir,
+            } => (Request::OrgCertIssue { organisation, days }, out_dir),
+            CertCommand::Revoke { organisation } => (Request::OrgCertRevoke { organisation }, None),
+            CertCommand::List { organisation } => (Request::OrgCertList { organisation }, None),
+        });
+    }
+    let request = match command {
         OrgCommand::Apply(args) => Request::OrgApply(application(*args)?),
         OrgCommand::Approve { application, admin } => Request::OrgApprove {
             application,
@@ -326,7 +368,9 @@ pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<Request> {
         OrgCommand::Suspend { organisation } => Request::OrgSuspend { organisation },
         OrgCommand::Resume { organisation } => Request::OrgResume { organisation },
         OrgCommand::Admins { organisation } => Request::OrgAdmins { organisation },
-    })
+        OrgCommand::Cert(_) => unreachable!("handled above"),
+    };
+    Ok((request, None))
 }
 
 fn person(p: PersonArgs, organisation: Option<String>, role: &str) -> UserForm {
@@ -599,6 +643,24 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
         return Ok(());
     }
     match response {
+        Response::Certificate { .. } => print_certificate(response, output)?,
+        Response::Certificates { certificates } => {
+            if certificates.is_empty() {
+                println!("no gateway certificates issued");
+            }
+            for c in certificates {
+                println!(
+                    "{:<30} issued {}  until {}  {}  {}",
+                    c.organisation,
+                    c.issued_at,
+                    c.not_after,
+                    c.revoked_at
+                        .as_ref()
+                        .map_or_else(|| "valid".to_owned(), |r| format!("REVOKED {r}")),
+                    c.fingerprint
+                );
+            }
+        }
         Response::Done { message } => println!("{message}"),
         Response::Applied {
             application,
@@ -792,6 +854,48 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
             }
         }
     }
+    Ok(())
+}
+
+fn print_certificate(
+    response: &Response,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let Response::Certificate {
+        organisation,
+        domain,
+        certificate_pem,
+        key_pem,
+        ca_pem,
+        fingerprint,
+        not_after,
+    } = response
+    else {
+        return Ok(());
+    };
+    println!("Gateway certificate for {organisation} ({domain}), valid until {not_after}");
+    println!("  SHA-256 fingerprint {fingerprint}");
+    match output {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let cert = dir.join(format!("{domain}.pem"));
+            let key = dir.join(format!("{domain}.key"));
+            let ca = dir.join("ward-ca.pem");
+            std::fs::write(&cert, certificate_pem)?;
+            write_private(&key, key_pem)?;
+            std::fs::write(&ca, ca_pem)?;
+            println!("  certificate  {}", cert.display());
+            println!("  private key  {}  (mode 0600; install it on the gateway, then delete this copy)", key.display());
+            println!("  Ward's CA    {}", ca.display());
+        }
+        None => {
+            print!("{certificate_pem}{key_pem}");
+            println!("# Ward's CA, for the gateway to verify Ward:");
+            print!("{ca_pem}");
+        }
+    }
+    println!("Configure the gateway to present this certificate when it connects to Ward's SMTP port.");
     Ok(())
 }
 

@@ -1,18 +1,86 @@
 //! The password check the protocol servers use: `accounts::Service::login`
 //! (with every account rule), its answer turned into each protocol's terms.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use accounts::{AccountRefusal, AdminError, Service};
 use policy::{Address, AuthenticatedUser, ParseOptions, PolicyError};
 use smtp_in::AuthOutcome;
 
+/// Failed logins from one IP address within [`IP_WINDOW`] after which
+/// further attempts from it are turned away unchecked until the window
+/// passes (the per-account limit is the accounts' lockout).
+pub const IP_FAILURE_LIMIT: u32 = 10;
+/// The window of [`IP_FAILURE_LIMIT`].
+pub const IP_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Failed logins per client IP address, shared by every listener.
+#[derive(Debug, Default)]
+pub struct IpThrottle(Mutex<HashMap<IpAddr, (u32, Instant)>>);
+
+impl IpThrottle {
+    /// True when `ip` has failed too often lately.
+    pub fn blocked(&self, ip: IpAddr) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&ip) {
+            Some((_, since)) if since.elapsed() >= IP_WINDOW => {
+                map.remove(&ip);
+                false
+            }
+            Some((n, _)) => *n >= IP_FAILURE_LIMIT,
+            None => false,
+        }
+    }
+
+    /// Counts a failure from `ip`.
+    pub fn failed(&self, ip: IpAddr) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Bound the table: forget the oldest half when it grows large.
+        if map.len() > 100_000 {
+            let mut ages: Vec<Instant> = map.values().map(|(_, t)| *t).collect();
+            ages.sort();
+            let cut = ages[ages.len() / 2];
+            map.retain(|_, (_, t)| *t > cut);
+        }
+        let entry = map.entry(ip).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= IP_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+}
+
 /// Checks SMTP AUTH credentials against the accounts.
 #[derive(Debug, Clone)]
-pub struct AccountsAuthenticator(pub Service);
+pub struct AccountsAuthenticator {
+    /// The account operations.
+    pub service: Service,
+    /// Failures per client address.
+    pub throttle: Arc<IpThrottle>,
+}
 
 impl smtp_in::Authenticator for AccountsAuthenticator {
     fn authenticate(&self, username: &str, password: &str, peer: Option<IpAddr>) -> AuthOutcome {
+        if let Some(ip) = peer
+            && self.throttle.blocked(ip)
+        {
+            return AuthOutcome::Unavailable {
+                detail: format!("{ip} failed to authenticate {IP_FAILURE_LIMIT} times recently"),
+            };
+        }
+        let outcome = self.check(username, password, peer);
+        if let (Some(ip), AuthOutcome::BadCredentials) = (peer, &outcome) {
+            self.throttle.failed(ip);
+        }
+        outcome
+    }
+}
+
+impl AccountsAuthenticator {
+    fn check(&self, username: &str, password: &str, peer: Option<IpAddr>) -> AuthOutcome {
         let source = peer.map_or_else(|| "smtp".to_owned(), |p| format!("smtp {p}"));
         let user = || {
             Address::parse(username.trim().as_bytes(), ParseOptions::smtputf8()).map_err(|e| {
@@ -21,7 +89,7 @@ impl smtp_in::Authenticator for AccountsAuthenticator {
                 }
             })
         };
-        match self.0.login(username, password, &source) {
+        match self.service.login(username, password, &source) {
             Ok(login) => match Address::parse(login.address.as_bytes(), ParseOptions::smtputf8()) {
                 Ok(address) => AuthOutcome::Accepted(AuthenticatedUser::new(address)),
                 Err(e) => AuthOutcome::Unavailable {

@@ -152,7 +152,7 @@ fn main() -> ExitCode {
         }
         Command::Org { common, command } => account(
             &common,
-            accounts_cli::org_request(command).map(|r| (r, None)),
+            accounts_cli::org_request(command),
         ),
         Command::User { common, command } => account(&common, accounts_cli::user_request(command)),
         Command::Passwd { common, address } => account(

@@ -47,6 +47,9 @@ pub enum ServeError {
     /// The server certificate could not be made or loaded.
     #[error(transparent)]
     Certificate(#[from] transport::CertificateError),
+    /// The organisation certificate authority could not be made or loaded.
+    #[error(transparent)]
+    Authority(#[from] transport::ca::CaError),
     /// A listening address could not be bound.
     #[error("cannot listen on {address} ({kind}): {source}")]
     Bind {
@@ -78,6 +81,10 @@ pub struct Daemon {
     service: accounts::Service,
     community: Arc<watch::Sender<Arc<policy::Community>>>,
     tls: ServerTls,
+    /// The same certificate, asking clients for a gateway certificate from
+    /// Ward's CA: used on the SMTP (gateway) listener only, so mail
+    /// programs on submission and IMAP are never asked for one.
+    gateway_tls: ServerTls,
     listeners: Vec<(ListenerKind, TcpListener)>,
     admin: UnixListener,
     first_start: bool,
@@ -98,11 +105,17 @@ impl Daemon {
             .expect("opening the store does not panic")?;
         let first_start = store.was_created();
         let store = Arc::new(store);
+        let ca_dir = config.data_dir.join("ca");
+        let ca = tokio::task::spawn_blocking(move || transport::ca::CertificateAuthority::ensure(&ca_dir))
+            .await
+            .expect("loading the CA does not panic")?;
+        let ca = Arc::new(ca);
         let service = accounts::Service::new(
             store.clone(),
             config.accounts.clone(),
             accounts::clock::from_env(),
-        );
+        )
+        .with_ca(ca.clone());
         let snapshot = {
             let service = service.clone();
             tokio::task::spawn_blocking(move || service.community())
@@ -110,19 +123,18 @@ impl Daemon {
                 .expect("reading the community does not panic")
         };
         let community = Arc::new(watch::Sender::new(Arc::new(snapshot)));
-        let tls = match &config.tls {
+        let (cert, key) = match &config.tls {
             TlsSource::Files {
                 certificate,
                 private_key,
-            } => ServerTls::from_files(certificate, private_key)?,
-            TlsSource::SelfSigned => {
-                let (cert, key) = transport::certificate::ensure_self_signed(
-                    &config.data_dir.join("tls"),
-                    &config.hostname,
-                )?;
-                ServerTls::from_files(&cert, &key)?
-            }
+            } => (certificate.clone(), private_key.clone()),
+            TlsSource::SelfSigned => transport::certificate::ensure_self_signed(
+                &config.data_dir.join("tls"),
+                &config.hostname,
+            )?,
         };
+        let tls = ServerTls::from_files(&cert, &key)?;
+        let gateway_tls = ServerTls::with_client_ca(&cert, &key, Some(ca.certificate()))?;
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for &(kind, address) in &config.listeners {
             let listener = bind(address).map_err(|source| ServeError::Bind {
@@ -143,6 +155,7 @@ impl Daemon {
             service,
             community,
             tls,
+            gateway_tls,
             listeners,
             admin,
             first_start,
@@ -184,18 +197,22 @@ impl Daemon {
         let mut sigint = signal(SignalKind::interrupt()).map_err(ServeError::Signals)?;
         let mut sighup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
 
-        let smtp_context = |listener| {
+        let throttle = Arc::new(crate::auth::IpThrottle::default());
+        let smtp_context = |listener, tls: &ServerTls| {
             smtp_in::Context::new(
                 smtp_in::Options::new(self.config.hostname.clone(), listener),
-                self.tls.clone(),
+                tls.clone(),
                 self.community.subscribe(),
                 (*self.store).clone(),
-                Arc::new(crate::auth::AccountsAuthenticator(self.service.clone())),
+                Arc::new(crate::auth::AccountsAuthenticator {
+                    service: self.service.clone(),
+                    throttle: throttle.clone(),
+                }),
             )
         };
         let shared = Arc::new(Shared {
-            smtp_relay: smtp_context(policy::Listener::Relay),
-            smtp_submission: smtp_context(policy::Listener::Submission),
+            smtp_relay: smtp_context(policy::Listener::Relay, &self.gateway_tls),
+            smtp_submission: smtp_context(policy::Listener::Submission, &self.tls),
             tls: self.tls.clone(),
             limits: Limits::new(
                 self.config.max_connections,
@@ -242,7 +259,7 @@ impl Daemon {
                 _ = sigint.recv() => { info!("SIGINT received"); break }
                 _ = sighup.recv() => {
                     notify::reloading();
-                    match self.tls.reload() {
+                    match self.tls.reload().and_then(|()| self.gateway_tls.reload()) {
                         Ok(()) => info!("certificates reloaded"),
                         Err(e) => warn!(error = %e, "certificate reload failed; the previous certificate stays in use"),
                     }
