@@ -37,6 +37,9 @@ use crate::BodyId;
 /// The folder, inside the store folder, that holds the body files.
 pub(crate) const BODIES_DIR: &str = "bodies";
 
+/// Most threads one flush uses to fsync body directories concurrently.
+const SYNC_THREADS: usize = 16;
+
 /// What the unlinkers must respect; see the module documentation.
 #[derive(Debug, Default)]
 struct Guards {
@@ -209,6 +212,9 @@ impl BodyFiles {
             file.sync_data()?;
             fs::rename(&temp, &path)
         })();
+        // Also when a record exists already (a repaired file): the new entry
+        // must be durable with the next flush.
+        self.mark_dirty(id);
         if written.is_err() {
             let _ = fs::remove_file(&temp);
         }
@@ -226,20 +232,39 @@ impl BodyFiles {
     }
 
     /// Fsyncs the fan-out directories marked so far. The flusher calls it
-    /// before flushing sled.
+    /// before flushing sled. The fsyncs run concurrently: file systems with
+    /// a journal (ext4, XFS) then complete them with one journal commit,
+    /// where one after another each would wait for a commit of its own
+    /// while writers keep adding entries.
     pub(crate) fn sync_dirty(&self) -> io::Result<()> {
-        let dirty = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(PoisonError::into_inner));
-        for fan in dirty {
-            if let Err(e) = sync_dir(&self.fan_dir(fan)) {
-                // Keep it for the next attempt.
-                self.dirty
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(fan);
-                return Err(e);
-            }
+        let dirty: Vec<u8> =
+            std::mem::take(&mut *self.dirty.lock().unwrap_or_else(PoisonError::into_inner))
+                .into_iter()
+                .collect();
+        let sync_all = |fans: &[u8]| fans.iter().try_for_each(|&f| sync_dir(&self.fan_dir(f)));
+        let result = if dirty.len() <= 1 {
+            sync_all(&dirty)
+        } else {
+            let per_thread = dirty.len().div_ceil(SYNC_THREADS);
+            std::thread::scope(|scope| {
+                let threads: Vec<_> = dirty
+                    .chunks(per_thread)
+                    .map(|fans| scope.spawn(move || sync_all(fans)))
+                    .collect();
+                threads.into_iter().try_for_each(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("directory fsync panicked")))
+                })
+            })
+        };
+        if result.is_err() {
+            // Keep them for the next attempt.
+            self.dirty
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(dirty);
         }
-        Ok(())
+        result
     }
 
     /// Records that the commit with sequence number `seq` removes the
