@@ -8,7 +8,10 @@
 //! into place *before* the metadata batch that refers to it is committed.
 //! The rename's directory entry is made durable by the group-commit flusher,
 //! which fsyncs every fan-out directory touched since its last flush before
-//! it flushes sled. So a durable body record always has a durable file.
+//! it flushes sled. A commit that creates a body's record marks its
+//! directory even when it found the file already there (an orphan, or
+//! another writer's rename whose directory fsync is still pending). So a
+//! durable body record always has a durable file.
 //! When the last reference goes, the record is removed in the batch and the
 //! file is unlinked only once that removal is durable.
 //!
@@ -76,7 +79,10 @@ pub(crate) struct Listing {
 
 fn hex(byte: u8) -> [u8; 2] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    [DIGITS[usize::from(byte >> 4)], DIGITS[usize::from(byte & 15)]]
+    [
+        DIGITS[usize::from(byte >> 4)],
+        DIGITS[usize::from(byte & 15)],
+    ]
 }
 
 fn unhex(digits: &[u8]) -> Option<Vec<u8>> {
@@ -297,6 +303,7 @@ impl BodyFiles {
         has_record: &dyn Fn(BodyId) -> bool,
     ) -> io::Result<()> {
         let mut guards = self.guards();
+        let mut result = Ok(());
         for &id in ids {
             if guards.doomed.get(&id).is_none_or(|&s| s > seq) {
                 continue;
@@ -305,9 +312,12 @@ impl BodyFiles {
             if guards.staged.contains_key(&id) || has_record(id) {
                 continue;
             }
-            remove_if_present(&self.path(id))?;
+            // On failure, carry on: the file is an orphan for the sweep.
+            if let Err(e) = remove_if_present(&self.path(id)) {
+                result = Err(e);
+            }
         }
-        Ok(())
+        result
     }
 
     /// Lists every file in the body folder.
@@ -397,7 +407,13 @@ mod tests {
         let files = BodyFiles::open(dir.path()).unwrap();
         let path = files.path(BodyId(hash));
         let name = path.file_name().unwrap().to_str().unwrap();
-        let fan = path.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        let fan = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert_eq!(fan, "00");
         assert_eq!(name.len(), 62);
         assert_eq!(parse_name(0, name), Some(BodyId(hash)));

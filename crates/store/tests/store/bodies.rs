@@ -62,8 +62,14 @@ fn identical_bodies_delivered_twice_share_one_file() {
         .enqueue("a@greenstone.cjsm.net", &["x@pnn.police.uk".into()], raw, 0)
         .unwrap();
     assert_eq!(first[0].body, second[1].body);
-    assert_eq!(store.queue_entry(queued).unwrap().unwrap().body, first[0].body);
-    assert_eq!(body_files(dir.path()), [body_path(dir.path(), first[0].body)]);
+    assert_eq!(
+        store.queue_entry(queued).unwrap().unwrap().body,
+        first[0].body
+    );
+    assert_eq!(
+        body_files(dir.path()),
+        [body_path(dir.path(), first[0].body)]
+    );
     assert_eq!(
         std::fs::read(body_path(dir.path(), first[0].body)).unwrap(),
         raw
@@ -133,7 +139,10 @@ fn orphan_files_from_a_crash_are_reported_and_swept() {
     assert_eq!(body_files(dir.path()), [body_path(dir.path(), kept.body)]);
     let report = store.check_consistency().unwrap();
     assert_eq!((report.bodies, report.orphan_body_files), (1, 0));
-    assert_eq!(store.read_body(kept.body).unwrap(), b"Subject: kept\r\n\r\n");
+    assert_eq!(
+        store.read_body(kept.body).unwrap(),
+        b"Subject: kept\r\n\r\n"
+    );
     let entry = store.message(inbox, kept.uid).unwrap().unwrap();
     assert_eq!(entry.body, kept.body);
     drop(store);
@@ -184,7 +193,12 @@ fn a_30_mb_body_streams_and_outlives_its_expunge() {
     while seen < 10 * 1024 * 1024 {
         let n = reader.read(&mut buf).unwrap();
         assert!(n > 0 && n <= 100_000);
-        assert!(buf[..n].iter().enumerate().all(|(k, &b)| b == byte(seen + k)));
+        assert!(
+            buf[..n]
+                .iter()
+                .enumerate()
+                .all(|(k, &b)| b == byte(seen + k))
+        );
         seen += n;
     }
     delete(&store, inbox, landed.uid);
@@ -194,7 +208,12 @@ fn a_30_mb_body_streams_and_outlives_its_expunge() {
         if n == 0 {
             break;
         }
-        assert!(buf[..n].iter().enumerate().all(|(k, &b)| b == byte(seen + k)));
+        assert!(
+            buf[..n]
+                .iter()
+                .enumerate()
+                .all(|(k, &b)| b == byte(seen + k))
+        );
         seen += n;
     }
     assert_eq!(seen, 30 * 1024 * 1024);
