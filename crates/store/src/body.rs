@@ -1,26 +1,24 @@
 //! Message bodies: stored once, content-addressed, reference counted, and
-//! read back in chunks.
+//! streamed from their files.
 //!
-//! A body is keyed by the SHA-256 of its bytes and split into 64 KiB chunks
-//! (`CHUNK` table), so fetching a byte range of a 30 MB message reads only
-//! the chunks it needs and never materialises the whole message twice. The
-//! body record counts the mailbox entries and queue entries that refer to it;
-//! when the count reaches zero the record and its chunks are removed in the
-//! same transaction. It also holds the caller's cached parse data (IMAP
-//! ENVELOPE and BODYSTRUCTURE), stored once per body.
+//! A body is identified by the SHA-256 of its bytes. Its bytes live in one
+//! file under `bodies/` (see the `files` module); its record in sled holds
+//! the size, the number of mailbox entries and queue entries that refer to
+//! it, and the caller's cached parse data (IMAP ENVELOPE and BODYSTRUCTURE),
+//! stored once per body. When the count reaches zero the record is removed
+//! in the same transaction and the file is unlinked once that is durable.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sled::IVec;
 
 use crate::txn::Txn;
 use crate::{BodyId, Error, Store, keys};
 
-/// Bytes per chunk. Large enough that a 30 MB message is ~460 keys, small
-/// enough that a tree node of 17 chunks stays within one fsynced log item.
-pub(crate) const CHUNK_SIZE: usize = 64 * 1024;
+/// Read buffer of a [`BodyReader`]: a 30 MB body is read in 64 KiB steps.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// What the store knows about one body.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -29,28 +27,58 @@ pub(crate) struct BodyRecord {
     pub(crate) size: u64,
     /// Number of mailbox entries and queue entries referring to the body.
     pub(crate) refs: u64,
-    /// Number of chunks.
-    pub(crate) chunks: u32,
     /// Opaque parse data supplied by the caller (ENVELOPE, BODYSTRUCTURE).
     pub(crate) cached: Option<Vec<u8>>,
 }
 
-/// The id a body will have: the SHA-256 of its bytes. Computed outside the
-/// write lock, since hashing 30 MB takes a while.
-pub(crate) fn body_id(raw: &[u8]) -> BodyId {
-    BodyId(Sha256::digest(raw).into())
+/// A body whose file is on disk and protected from the unlinkers until this
+/// is dropped: the proof [`add_body`] needs. Obtained from
+/// [`Store::stage_body`] outside the write lock, since hashing and writing
+/// 30 MB take a while.
+pub(crate) struct StagedBody<'a> {
+    store: &'a Store,
+    pub(crate) id: BodyId,
+    pub(crate) size: u64,
+    /// Whether this staging wrote the file (and so must remove it if the
+    /// operation commits nothing).
+    wrote: bool,
+    /// Set once a commit refers to the body.
+    kept: bool,
 }
 
-/// Adds `refs` references to the body `raw` (with id `id`), writing its
-/// chunks if it is not stored yet.
+impl StagedBody<'_> {
+    /// Marks the body as referred to by a successful commit.
+    pub(crate) fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for StagedBody<'_> {
+    fn drop(&mut self) {
+        let files = &self.store.inner.files;
+        if self.wrote && !self.kept {
+            let has_record = || {
+                self.store
+                    .tree()
+                    .contains_key(keys::body(&self.id.0))
+                    .unwrap_or(true)
+            };
+            files.unstage(self.id, Some(&has_record));
+        } else {
+            files.unstage(self.id, None);
+        }
+    }
+}
+
+/// Adds `refs` references to a staged body, creating its record if it is
+/// new.
 pub(crate) fn add_body(
     txn: &mut Txn<'_>,
-    id: BodyId,
-    raw: &[u8],
+    body: &StagedBody<'_>,
     cached: Option<&[u8]>,
     refs: u64,
 ) -> Result<(), Error> {
-    let key = keys::body(&id.0);
+    let key = keys::body(&body.id.0);
     let record = match txn.get_as::<BodyRecord>(&key, "body record")? {
         Some(mut record) => {
             record.refs += refs;
@@ -60,16 +88,10 @@ pub(crate) fn add_body(
             record
         }
         None => {
-            let mut chunks = 0u32;
-            for (i, chunk) in raw.chunks(CHUNK_SIZE).enumerate() {
-                let index = u32::try_from(i).map_err(|_| Error::CounterExhausted("chunk"))?;
-                txn.put(keys::chunk(&id.0, index), IVec::from(chunk));
-                chunks = index + 1;
-            }
+            txn.body_added(body.id);
             BodyRecord {
-                size: raw.len() as u64,
+                size: body.size,
                 refs,
-                chunks,
                 cached: cached.map(<[u8]>::to_vec),
             }
         }
@@ -89,7 +111,8 @@ pub(crate) fn add_refs(txn: &mut Txn<'_>, id: BodyId, refs: u64) -> Result<(), E
     Ok(())
 }
 
-/// Drops one reference; removes the body when it was the last.
+/// Drops one reference; removes the record when it was the last (the file
+/// goes once that is durable).
 pub(crate) fn release(txn: &mut Txn<'_>, id: BodyId) -> Result<(), Error> {
     let key = keys::body(&id.0);
     let mut record = txn
@@ -97,10 +120,8 @@ pub(crate) fn release(txn: &mut Txn<'_>, id: BodyId) -> Result<(), Error> {
         .ok_or_else(|| Error::NoSuchBody(id.to_string()))?;
     record.refs = record.refs.saturating_sub(1);
     if record.refs == 0 {
-        for index in 0..record.chunks {
-            txn.remove(keys::chunk(&id.0, index));
-        }
         txn.remove(key);
+        txn.body_freed(id);
     } else {
         txn.put_as(key, &record);
     }
@@ -108,6 +129,34 @@ pub(crate) fn release(txn: &mut Txn<'_>, id: BodyId) -> Result<(), Error> {
 }
 
 impl Store {
+    /// Hashes `raw` and makes sure its file is on disk (written, fsynced and
+    /// renamed into place unless an identical body is stored already).
+    pub(crate) fn stage_body(&self, raw: &[u8]) -> Result<StagedBody<'_>, Error> {
+        let id = BodyId(Sha256::digest(raw).into());
+        let files = &self.inner.files;
+        files.stage(id);
+        // From here on the guard undoes the staging, whatever happens.
+        let mut staged = StagedBody {
+            store: self,
+            id,
+            size: raw.len() as u64,
+            wrote: false,
+            kept: false,
+        };
+        staged.wrote = files
+            .ensure(id, raw)
+            .map_err(|e| Error::Io(format!("cannot write body {id}: {e}")))?;
+        Ok(staged)
+    }
+
+    /// Opens the file of a body that has a record.
+    fn body_file(&self, id: BodyId) -> Result<File, Error> {
+        File::open(self.inner.files.path(id)).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NoSuchBody(id.to_string()),
+            _ => Error::Io(format!("cannot read body {id}: {e}")),
+        })
+    }
+
     pub(crate) fn body_record(&self, id: BodyId) -> Result<BodyRecord, Error> {
         self.read_as::<BodyRecord>(&keys::body(&id.0), "body record")?
             .ok_or_else(|| Error::NoSuchBody(id.to_string()))
@@ -150,37 +199,39 @@ impl Store {
         })
     }
 
-    /// A reader over a stored body that loads one 64 KiB chunk at a time;
-    /// it implements [`Read`] and [`Seek`] for partial fetches.
+    /// A buffered reader over a stored body's file; it implements [`Read`]
+    /// and [`Seek`] for partial fetches and never holds more than 64 KiB of
+    /// the body in memory.
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchBody`] when no message refers to the body any more.
+    /// [`Error::NoSuchBody`] when no message refers to the body any more;
+    /// [`Error::Io`] when its file cannot be opened.
     pub fn body_reader(&self, id: BodyId) -> Result<BodyReader, Error> {
         let record = self.body_record(id)?;
+        let file = self.body_file(id)?;
         Ok(BodyReader {
-            tree: self.tree().clone(),
             id,
             size: record.size,
-            pos: 0,
-            current: None,
+            file: BufReader::with_capacity(READ_BUFFER, file),
         })
     }
 
     /// Reads up to `len` bytes of a body starting at `offset` (IMAP partial
-    /// FETCH `BODY[]<offset.len>`), loading only the chunks involved.
+    /// FETCH `BODY[]<offset.len>`), reading only that part of its file.
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchBody`] when the body or one of its chunks is missing.
+    /// [`Error::NoSuchBody`] when the body is missing or its file is short;
+    /// [`Error::Io`].
     pub fn read_body_range(&self, id: BodyId, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
-        let mut reader = self.body_reader(id)?;
-        let start = offset.min(reader.size);
-        let len = len.min(usize::try_from(reader.size - start).unwrap_or(usize::MAX));
-        reader.pos = start;
+        let size = self.body_size(id)?;
+        let start = offset.min(size);
+        let len = len.min(usize::try_from(size - start).unwrap_or(usize::MAX));
+        let mut file = self.body_file(id)?;
         let mut out = vec![0u8; len];
-        reader
-            .read_exact(&mut out)
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut out))
             .map_err(|e| Error::NoSuchBody(format!("{id}: {e}")))?;
         Ok(out)
     }
@@ -190,23 +241,21 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchBody`] when the body or one of its chunks is missing.
+    /// [`Error::NoSuchBody`] when the body is missing or its file is short;
+    /// [`Error::Io`].
     pub fn read_body(&self, id: BodyId) -> Result<Vec<u8>, Error> {
         let size = self.body_size(id)?;
         self.read_body_range(id, 0, usize::try_from(size).unwrap_or(usize::MAX))
     }
 }
 
-/// Streams a stored body chunk by chunk. Obtained from
-/// [`Store::body_reader`]. If the body is expunged by another session while
-/// being read, reads fail with [`io::ErrorKind::NotFound`].
+/// Streams a stored body from its file. Obtained from
+/// [`Store::body_reader`]. The file stays open, so a reader keeps working
+/// when the message is expunged meanwhile.
 pub struct BodyReader {
-    tree: sled::Tree,
     id: BodyId,
     size: u64,
-    pos: u64,
-    /// The chunk loaded last, with its index.
-    current: Option<(u64, IVec)>,
+    file: BufReader<File>,
 }
 
 impl std::fmt::Debug for BodyReader {
@@ -214,7 +263,6 @@ impl std::fmt::Debug for BodyReader {
         f.debug_struct("BodyReader")
             .field("id", &self.id)
             .field("size", &self.size)
-            .field("pos", &self.pos)
             .finish_non_exhaustive()
     }
 }
@@ -233,53 +281,12 @@ impl BodyReader {
 
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos >= self.size || buf.is_empty() {
-            return Ok(0);
-        }
-        let chunk_size = CHUNK_SIZE as u64;
-        let index = self.pos / chunk_size;
-        if self.current.as_ref().is_none_or(|(i, _)| *i != index) {
-            let chunk_index = u32::try_from(index).map_err(io::Error::other)?;
-            let chunk = self
-                .tree
-                .get(keys::chunk(&self.id.0, chunk_index))
-                .map_err(io::Error::other)?
-                .ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("chunk {index} of body {} is missing", self.id),
-                    )
-                })?;
-            self.current = Some((index, chunk));
-        }
-        let Some((_, chunk)) = &self.current else {
-            return Ok(0);
-        };
-        let within = usize::try_from(self.pos - index * chunk_size).map_err(io::Error::other)?;
-        let available = chunk.len().saturating_sub(within);
-        if available == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("chunk {index} of body {} is short", self.id),
-            ));
-        }
-        let n = available.min(buf.len());
-        buf[..n].copy_from_slice(&chunk[within..within + n]);
-        self.pos += n as u64;
-        Ok(n)
+        self.file.read(buf)
     }
 }
 
 impl Seek for BodyReader {
     fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        let target = match pos {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.size.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        let target = target
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
-        self.pos = target;
-        Ok(target)
+        self.file.seek(pos)
     }
 }

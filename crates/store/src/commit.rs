@@ -3,7 +3,8 @@
 //! Every write is applied to sled under the store's write lock and receives
 //! a commit sequence number. A writer then waits until a flush that *started
 //! after* its commit has finished. One dedicated flusher thread performs the
-//! flushes: it reads the latest committed sequence number, calls
+//! flushes: it reads the latest committed sequence number, fsyncs the body
+//! directories that new body files were renamed into, calls
 //! `sled::Db::flush` (which writes and fsyncs everything committed so far),
 //! and marks that number durable. Writers that committed while a flush was
 //! running are covered by the next one, so with N concurrent writers each
@@ -14,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::Error;
+use crate::files::BodyFiles;
 
 /// Progress shared between writers and the flusher.
 #[derive(Debug, Default)]
@@ -57,13 +59,13 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread for `db`.
-    pub(crate) fn start(db: sled::Db) -> Result<Self, Error> {
+    /// Starts the flusher thread for `db` and the body files beside it.
+    pub(crate) fn start(db: sled::Db, files: Arc<BodyFiles>) -> Result<Self, Error> {
         let shared = Arc::new(Shared::default());
         let for_thread = Arc::clone(&shared);
         let flusher = std::thread::Builder::new()
             .name("store-flusher".into())
-            .spawn(move || run_flusher(&db, &for_thread))
+            .spawn(move || run_flusher(&db, &files, &for_thread))
             .map_err(|e| Error::Io(format!("cannot start the flusher thread: {e}")))?;
         Ok(Self {
             shared,
@@ -78,6 +80,12 @@ impl GroupCommit {
         let mut p = self.shared.lock();
         p.committed += 1;
         p.committed
+    }
+
+    /// The sequence number the next [`Self::committed`] will return. Only
+    /// meaningful under the store's write lock.
+    pub(crate) fn next(&self) -> u64 {
+        self.shared.lock().committed + 1
     }
 
     /// The latest committed sequence number.
@@ -123,7 +131,7 @@ impl Drop for GroupCommit {
     }
 }
 
-fn run_flusher(db: &sled::Db, shared: &Shared) {
+fn run_flusher(db: &sled::Db, files: &BodyFiles, shared: &Shared) {
     loop {
         let target = {
             let mut p = shared.lock();
@@ -141,14 +149,19 @@ fn run_flusher(db: &sled::Db, shared: &Shared) {
             // below covers it.
             p.committed
         };
-        let result = db.flush();
+        // Writers mark a body directory dirty before their commit gets its
+        // sequence number, so every mark for commits up to `target` is seen.
+        let result = files
+            .sync_dirty()
+            .map_err(|e| format!("body directory fsync failed: {e}"))
+            .and_then(|()| db.flush().map_err(|e| format!("flush failed: {e}")));
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         let mut p = shared.lock();
         match result {
             Ok(_) => p.durable = p.durable.max(target),
             Err(e) => {
                 tracing::error!(error = %e, "store flush failed; refusing further acknowledgements");
-                p.failure = Some(format!("flush failed: {e}"));
+                p.failure = Some(e);
             }
         }
         shared.durable_advanced.notify_all();

@@ -29,8 +29,7 @@ pub(crate) const SUBSCRIPTION: u8 = 0x09;
 pub(crate) const MESSAGE: u8 = 0x0a;
 /// Body hash → body record (size, reference count, cached parse data).
 pub(crate) const BODY: u8 = 0x0b;
-/// Body hash ‖ chunk index → chunk bytes.
-pub(crate) const CHUNK: u8 = 0x0c;
+// 0x0c held body chunks in layout version 1; bodies are files now.
 /// Queue id → queue entry.
 pub(crate) const QUEUE: u8 = 0x0d;
 /// Audit sequence number → audit record.
@@ -80,15 +79,6 @@ pub(crate) fn body(hash: &[u8; 32]) -> Vec<u8> {
     let mut k = Vec::with_capacity(33);
     k.push(BODY);
     k.extend_from_slice(hash);
-    k
-}
-
-/// The key of one chunk of a body.
-pub(crate) fn chunk(hash: &[u8; 32], index: u32) -> Vec<u8> {
-    let mut k = Vec::with_capacity(37);
-    k.push(CHUNK);
-    k.extend_from_slice(hash);
-    k.extend_from_slice(&index.to_be_bytes());
     k
 }
 

@@ -3,8 +3,8 @@
 //! It owns the community (organisations, applications, sponsors, terms
 //! acceptances), the accounts, the mailboxes with their IMAP semantics
 //! (UIDVALIDITY, UIDNEXT, MODSEQ, flags, subscriptions), the message bodies
-//! (stored once, content-addressed, reference counted, read in chunks), the
-//! outbound queue and the hash-chained audit log.
+//! (stored once as content-addressed files beside sled, reference counted,
+//! streamed), the outbound queue and the hash-chained audit log.
 //!
 //! **Durable before positive.** Every operation that changes data is atomic
 //! (one sled batch) and returns only after the change is flushed to disk.
@@ -23,10 +23,10 @@
 //! so another backend could sit behind the same API.
 //!
 //! Layout: `store` (open, write path), `txn` (transaction overlay),
-//! `commit` (group commit), `keys`/`codec` (storage layout), then one module
-//! per kind of data: `community`, `account`, `mailbox`, `message`, `body`,
-//! `queue`, `audit`, plus `notify` (change notification) and `check`
-//! (consistency check).
+//! `commit` (group commit), `keys`/`codec` (storage layout), `files` (body
+//! files and their crash ordering), then one module per kind of data:
+//! `community`, `account`, `mailbox`, `message`, `body`, `queue`, `audit`,
+//! plus `notify` (change notification) and `check` (consistency check).
 //!
 //! ```
 //! use store::{NewMessage, Store};
@@ -66,6 +66,7 @@ mod codec;
 mod commit;
 mod community;
 mod error;
+mod files;
 mod ids;
 mod keys;
 mod mailbox;

@@ -12,7 +12,7 @@ use std::ops::{BitOr, BitOrAssign};
 
 use serde::{Deserialize, Serialize};
 
-use crate::body::{add_body, add_refs, body_id, release};
+use crate::body::{add_body, add_refs, release};
 use crate::mailbox::{MailboxInfo, load, save};
 use crate::notify::MailboxChange;
 use crate::txn::Txn;
@@ -299,13 +299,13 @@ impl Store {
         targets: &[MailboxId],
         message: &NewMessage<'_>,
     ) -> Result<Vec<Appended>, Error> {
-        let body = body_id(message.raw);
-        let size = message.raw.len() as u64;
-        self.write(|txn| {
-            if targets.is_empty() {
-                return Ok(Vec::new());
-            }
-            add_body(txn, body, message.raw, message.cached, targets.len() as u64)?;
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut staged = self.stage_body(message.raw)?;
+        let (body, size) = (staged.id, staged.size);
+        let landed = self.write(|txn| {
+            add_body(txn, &staged, message.cached, targets.len() as u64)?;
             let mut out = Vec::with_capacity(targets.len());
             for &target in targets {
                 // Load per target so that a mailbox named twice gets two
@@ -330,7 +330,9 @@ impl Store {
                 });
             }
             Ok(out)
-        })
+        })?;
+        staged.keep();
+        Ok(landed)
     }
 
     /// Appends one message to one mailbox (IMAP APPEND).

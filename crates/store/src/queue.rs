@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::body::{add_body, body_id, release};
+use crate::body::{add_body, release};
 use crate::{BodyId, Error, QueueId, Store, codec, keys};
 
 /// Where one recipient of a queued message stands.
@@ -76,9 +76,10 @@ impl Store {
         raw: &[u8],
         now: i64,
     ) -> Result<QueueId, Error> {
-        let body = body_id(raw);
-        self.write(|txn| {
-            add_body(txn, body, raw, None, 1)?;
+        let mut staged = self.stage_body(raw)?;
+        let body = staged.id;
+        let id = self.write(|txn| {
+            add_body(txn, &staged, None, 1)?;
             let id = QueueId(txn.next_id("queue")?);
             let entry = QueueEntry {
                 sender: sender.to_owned(),
@@ -98,7 +99,9 @@ impl Store {
             };
             txn.put_as(keys::id(keys::QUEUE, id.0), &entry);
             Ok(id)
-        })
+        })?;
+        staged.keep();
+        Ok(id)
     }
 
     /// A queue entry by id.

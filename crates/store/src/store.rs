@@ -3,22 +3,27 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use tokio::sync::broadcast;
 
 use crate::commit::GroupCommit;
+use crate::files::BodyFiles;
 use crate::notify::{MailboxChange, Notifier};
 use crate::txn::Txn;
 use crate::{Error, MailboxId, keys};
 
 /// The layout version written into new stores; `open` refuses others.
-const SCHEMA_VERSION: u64 = 1;
+/// Version 1 kept bodies as 64 KiB chunks inside sled; version 2 keeps them
+/// as files under `bodies/`.
+const SCHEMA_VERSION: u64 = 2;
 
 /// sled's log segment size. Log items larger than a quarter of a segment
 /// become separate "blob" files that sled 0.34 does not fsync, so segments
-/// are made large enough (2 MiB items) that tree nodes holding 64 KiB body
-/// chunks always stay in the fsynced log.
+/// are made large enough (2 MiB items) that a tree node full of body records
+/// with large cached parse data still stays in the fsynced log.
 const SEGMENT_SIZE: usize = 8 << 20;
 
 /// Tunables for [`Store::open_with`].
@@ -28,12 +33,42 @@ pub struct Options {
     /// Bytes of page cache sled may use. Default 512 MiB: enough to keep the
     /// index of a few million messages hot on a small server.
     pub cache_capacity: u64,
+    /// Whether `open` starts a background thread that removes orphan body
+    /// files (left by a crash; see [`Store::sweep_orphan_bodies`]). Default
+    /// true: open itself never lists the body files, so it stays fast.
+    pub sweep_orphan_bodies: bool,
+    /// Whether dropping the last handle of the store opens sled once more,
+    /// briefly, so that sled writes a snapshot of its page table. sled 0.34
+    /// writes one only while opening, and otherwise replays at open the whole
+    /// log written since the previous open: seconds after a session of a
+    /// million deliveries. With the checkpoint, that replay happens at a
+    /// clean shutdown instead, and the next open reads only the snapshot.
+    /// After a crash, the next open replays the log. Default true.
+    pub checkpoint_on_close: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             cache_capacity: 512 << 20,
+            sweep_orphan_bodies: true,
+            checkpoint_on_close: true,
+        }
+    }
+}
+
+/// The background orphan sweep started by `open`; stopped and joined when
+/// the store is dropped, so that the database is closed when `Store` is.
+struct Sweeper {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -44,8 +79,41 @@ pub(crate) struct Inner {
     /// Serialises read-modify-write operations (see [`crate::txn`]).
     write_lock: Mutex<()>,
     commit: GroupCommit,
+    /// The body files under `bodies/`.
+    pub(crate) files: Arc<BodyFiles>,
     notifier: Notifier,
     created: bool,
+    /// The background orphan sweep, stopped and joined on drop.
+    _sweeper: Option<Sweeper>,
+    /// Declared last so that it is dropped last, once every handle on the
+    /// database (ours, the flusher's, the sweeper's) is closed.
+    _checkpoint: Option<Checkpoint>,
+}
+
+/// Reopens sled when dropped (see [`Options::checkpoint_on_close`]).
+struct Checkpoint {
+    path: std::path::PathBuf,
+    cache_capacity: u64,
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        // Opening writes the snapshot; dropping the handle closes it again.
+        if let Err(e) = sled_config(&self.path, self.cache_capacity).open() {
+            tracing::warn!(error = %e, "store checkpoint at close failed; the next open replays the log");
+        }
+    }
+}
+
+/// sled's configuration for the store in `path`.
+fn sled_config(path: &Path, cache_capacity: u64) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_capacity)
+        .segment_size(SEGMENT_SIZE)
+        // Durability comes from the group-commit flusher; sled's own timer
+        // would only add unaccounted fsyncs.
+        .flush_every_ms(None)
 }
 
 /// An open store. Cheap to clone; clones share the same database.
@@ -68,9 +136,11 @@ impl fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the store in `path` with default options.
     ///
-    /// Opening reads no messages: counters are kept up to date by every
-    /// operation, so a store with millions of messages opens in the time sled
-    /// needs to recover its log.
+    /// Opening reads no messages and lists no body files: counters are kept
+    /// up to date by every operation and bodies live outside sled. What
+    /// remains is sled's recovery: reading its page-table snapshot, then
+    /// replaying the log written since that snapshot (see
+    /// [`Options::checkpoint_on_close`]).
     ///
     /// # Errors
     ///
@@ -90,13 +160,7 @@ impl Store {
             path: path.to_owned(),
             reason,
         };
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(options.cache_capacity)
-            .segment_size(SEGMENT_SIZE)
-            // Durability comes from the group-commit flusher; sled's own
-            // timer would only add unaccounted fsyncs.
-            .flush_every_ms(None)
+        let db = sled_config(path, options.cache_capacity)
             .open()
             .map_err(|e| open_error(e.to_string()))?;
         let created = !db.was_recovered();
@@ -114,16 +178,45 @@ impl Store {
                 )));
             }
         }
-        let commit = GroupCommit::start(db.clone())?;
+        let files = Arc::new(BodyFiles::open(path).map_err(|e| open_error(e.to_string()))?);
+        let commit = GroupCommit::start(db.clone(), Arc::clone(&files))?;
+        let sweeper = if options.sweep_orphan_bodies && !created {
+            Some(start_sweeper(db.clone(), Arc::clone(&files))?)
+        } else {
+            None
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 write_lock: Mutex::new(()),
                 commit,
+                files,
                 notifier: Notifier::default(),
                 created,
+                _sweeper: sweeper,
+                _checkpoint: options.checkpoint_on_close.then(|| Checkpoint {
+                    path: path.to_owned(),
+                    cache_capacity: options.cache_capacity,
+                }),
             }),
         })
+    }
+
+    /// Removes the body files no record refers to: left by a crash between
+    /// a body's file write and its commit, or between the removal of its
+    /// last reference and the unlink. Such files are never read, so this is
+    /// housekeeping, not repair; `open` runs it in the background unless
+    /// [`Options::sweep_orphan_bodies`] is off. Safe while the store is in
+    /// use. Returns the number of files removed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when a folder cannot be listed or a file removed.
+    pub fn sweep_orphan_bodies(&self) -> Result<u64, Error> {
+        let db = &self.inner.db;
+        self.inner
+            .files
+            .sweep(&|id| has_body_record(db, id), &AtomicBool::new(false))
     }
 
     /// Whether the store was created by this `open` rather than found on disk.
@@ -157,7 +250,8 @@ impl Store {
         self.inner.commit.flushes()
     }
 
-    /// Bytes the store occupies on disk, as sled reports it.
+    /// Bytes sled's files occupy on disk: the metadata, without the body
+    /// files under `bodies/`.
     ///
     /// # Errors
     ///
@@ -195,12 +289,35 @@ impl Store {
         if txn.is_empty() {
             return Ok(value);
         }
-        let (batch, changes) = txn.finish();
-        self.inner.db.apply_batch(batch)?;
-        let seq = self.inner.commit.committed();
+        let finished = txn.finish();
+        let files = &self.inner.files;
+        // Both before the commit gets its number: the flusher must see the
+        // dirty directories, and the sweep must not take a freed body's file
+        // while its removal may still be undone by a crash.
+        for &id in &finished.bodies_added {
+            files.mark_dirty(id);
+        }
+        let seq = self.inner.commit.next();
+        files.doom(&finished.bodies_freed, seq);
+        if let Err(e) = self.inner.db.apply_batch(finished.batch) {
+            files.undoom(&finished.bodies_freed, seq);
+            return Err(e.into());
+        }
+        let committed = self.inner.commit.committed();
+        debug_assert_eq!(committed, seq);
         drop(guard);
         self.inner.commit.wait_durable(seq)?;
-        self.inner.notifier.publish(changes);
+        if !finished.bodies_freed.is_empty() {
+            let db = &self.inner.db;
+            let unlinked = files.unlink_doomed(&finished.bodies_freed, seq, &|id| {
+                has_body_record(db, id).unwrap_or(true)
+            });
+            if let Err(e) = unlinked {
+                // The removal is durable; the file is only an orphan now.
+                tracing::warn!(error = %e, "cannot unlink a freed body file; the sweep will");
+            }
+        }
+        self.inner.notifier.publish(finished.changes);
         Ok(value)
     }
 
@@ -225,4 +342,28 @@ impl Store {
             .map(|v| crate::codec::decode(&v, what))
             .transpose()
     }
+}
+
+/// Whether body `id` has a record (applied, if not yet durable).
+fn has_body_record(db: &sled::Db, id: crate::BodyId) -> Result<bool, Error> {
+    Ok(db.contains_key(keys::body(&id.0))?)
+}
+
+fn start_sweeper(db: sled::Db, files: Arc<BodyFiles>) -> Result<Sweeper, Error> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_thread = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("store-sweeper".into())
+        .spawn(
+            move || match files.sweep(&|id| has_body_record(&db, id), &stop_thread) {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed orphan body files"),
+                Err(e) => tracing::warn!(error = %e, "orphan body sweep stopped"),
+            },
+        )
+        .map_err(|e| Error::Io(format!("cannot start the sweeper thread: {e}")))?;
+    Ok(Sweeper {
+        stop,
+        thread: Some(thread),
+    })
 }

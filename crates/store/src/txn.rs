@@ -6,14 +6,14 @@
 //! no conflicts and no retries. An operation that returns an error leaves no
 //! trace, because its writes were only ever in the overlay.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Serialize, de::DeserializeOwned};
 use sled::IVec;
 
 use crate::codec::{decode, encode};
 use crate::notify::MailboxChange;
-use crate::{Error, MailboxId, keys};
+use crate::{BodyId, Error, MailboxId, keys};
 
 /// Pending writes and the changes to announce once they are durable.
 pub(crate) struct Txn<'a> {
@@ -22,6 +22,23 @@ pub(crate) struct Txn<'a> {
     writes: BTreeMap<Vec<u8>, Option<IVec>>,
     /// Changes to publish after the commit is durable.
     changes: Vec<(MailboxId, MailboxChange)>,
+    /// Bodies given a record, and bodies whose record was removed, by this
+    /// transaction (their files need work around the commit).
+    bodies_touched: BTreeSet<BodyId>,
+}
+
+/// A finished transaction, ready to apply.
+pub(crate) struct Finished {
+    /// The writes, as one atomic batch.
+    pub(crate) batch: sled::Batch,
+    /// Changes to announce once the batch is durable.
+    pub(crate) changes: Vec<(MailboxId, MailboxChange)>,
+    /// Bodies that get a record: their directory entries must be fsynced
+    /// before the batch counts as durable.
+    pub(crate) bodies_added: Vec<BodyId>,
+    /// Bodies whose record goes: their files are unlinked once the batch is
+    /// durable.
+    pub(crate) bodies_freed: Vec<BodyId>,
 }
 
 impl<'a> Txn<'a> {
@@ -30,6 +47,7 @@ impl<'a> Txn<'a> {
             tree,
             writes: BTreeMap::new(),
             changes: Vec::new(),
+            bodies_touched: BTreeSet::new(),
         }
     }
 
@@ -112,20 +130,45 @@ impl<'a> Txn<'a> {
         self.changes.push((mailbox, change));
     }
 
+    /// Notes that the transaction creates the record of body `id`.
+    pub(crate) fn body_added(&mut self, id: BodyId) {
+        self.bodies_touched.insert(id);
+    }
+
+    /// Notes that the transaction removes the record of body `id`.
+    pub(crate) fn body_freed(&mut self, id: BodyId) {
+        self.bodies_touched.insert(id);
+    }
+
     /// Whether the transaction wrote anything.
     pub(crate) fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
 
-    /// The batch to apply and the changes to announce afterwards.
-    pub(crate) fn finish(self) -> (sled::Batch, Vec<(MailboxId, MailboxChange)>) {
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.writes {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
+    /// The batch to apply, the changes to announce afterwards and the body
+    /// files concerned. A body both added and freed within the transaction
+    /// counts by its final state.
+    pub(crate) fn finish(self) -> Finished {
+        let mut finished = Finished {
+            batch: sled::Batch::default(),
+            changes: self.changes,
+            bodies_added: Vec::new(),
+            bodies_freed: Vec::new(),
+        };
+        for id in self.bodies_touched {
+            let existed = matches!(self.tree.contains_key(keys::body(&id.0)), Ok(true));
+            match (existed, self.writes.get(&keys::body(&id.0))) {
+                (false, Some(Some(_))) => finished.bodies_added.push(id),
+                (true, Some(None)) => finished.bodies_freed.push(id),
+                _ => {}
             }
         }
-        (batch, self.changes)
+        for (k, v) in self.writes {
+            match v {
+                Some(v) => finished.batch.insert(k, v),
+                None => finished.batch.remove(k),
+            }
+        }
+        finished
     }
 }

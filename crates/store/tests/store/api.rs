@@ -579,3 +579,32 @@ fn appended_flags_and_keywords_are_kept() {
     );
     assert_eq!(store.mailbox(drafts).unwrap().unwrap().unseen, 0);
 }
+
+#[test]
+fn closing_the_store_leaves_a_sled_snapshot_for_a_fast_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = {
+        let store = Store::open(dir.path()).unwrap();
+        let user = ensure_user(&store, "x@greenstone.cjsm.net");
+        let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap().id;
+        store.append(inbox, &msg(b"Subject: kept\r\n\r\n")).unwrap();
+        inbox
+    };
+    let snapshots = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("snap.")
+        })
+        .count();
+    assert_eq!(
+        snapshots, 1,
+        "the checkpoint at close writes sled's snapshot"
+    );
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.mailbox(inbox).unwrap().unwrap().messages, 1);
+    assert_consistent(&store);
+}
