@@ -19,7 +19,10 @@ use clap::Parser;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(name = "mailbox-count", about = "Count a mailbox's messages in a stopped Ward store")]
+#[command(
+    name = "mailbox-count",
+    about = "Count a mailbox's messages in a stopped Ward store"
+)]
 struct Args {
     /// The store folder (the daemon's data_dir/store).
     #[arg(long)]

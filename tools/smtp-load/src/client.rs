@@ -12,7 +12,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -139,8 +141,8 @@ impl Session {
         command(&mut io, t, &format!("EHLO {}", target.ehlo)).await?;
         expect(read_reply(&mut io, t).await?, 250, "EHLO")?;
         if let Some((user, password)) = &target.auth {
-            let blob = base64::engine::general_purpose::STANDARD
-                .encode(format!("\0{user}\0{password}"));
+            let blob =
+                base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
             command(&mut io, t, &format!("AUTH PLAIN {blob}")).await?;
             expect(read_reply(&mut io, t).await?, 235, "AUTH")?;
         }
@@ -250,7 +252,11 @@ async fn bounded<T>(
 }
 
 /// Writes one command line (CRLF added) and flushes it.
-async fn command<W: AsyncWrite + Unpin>(io: &mut W, limit: Duration, line: &str) -> anyhow::Result<()> {
+async fn command<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    limit: Duration,
+    line: &str,
+) -> anyhow::Result<()> {
     bounded(limit, async {
         io.write_all(line.as_bytes()).await?;
         io.write_all(b"\r\n").await?;
@@ -265,9 +271,12 @@ async fn read_reply<R: AsyncBufRead + Unpin>(io: &mut R, limit: Duration) -> any
     let mut lines = Vec::new();
     loop {
         let mut line = Vec::new();
-        let n = bounded(limit, (&mut *io).take(MAX_REPLY_LINE).read_until(b'\n', &mut line))
-            .await
-            .context("waiting for a reply")?;
+        let n = bounded(
+            limit,
+            (&mut *io).take(MAX_REPLY_LINE).read_until(b'\n', &mut line),
+        )
+        .await
+        .context("waiting for a reply")?;
         if n == 0 {
             bail!("the server closed the connection");
         }
@@ -301,5 +310,51 @@ fn expect(reply: Reply, code: u16, step: &str) -> anyhow::Result<Reply> {
         Ok(reply)
     } else {
         bail!("{step} refused: {reply}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Duration = Duration::from_secs(5);
+
+    async fn parse(input: &[u8]) -> anyhow::Result<Reply> {
+        let mut io = input;
+        read_reply(&mut io, T).await
+    }
+
+    #[tokio::test]
+    async fn replies_are_read_whole() {
+        let ehlo = parse(b"250-mx.example greets you\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
+            .await
+            .unwrap();
+        assert_eq!(ehlo.code, 250);
+        assert_eq!(
+            ehlo.lines,
+            ["mx.example greets you", "PIPELINING", "STARTTLS"]
+        );
+        let bare = parse(b"354\r\n").await.unwrap();
+        assert_eq!((bare.code, bare.lines.len()), (354, 1));
+        assert_eq!(
+            parse(b"550 5.7.1 no\r\n").await.unwrap().to_string(),
+            "550 5.7.1 no"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_replies_are_errors() {
+        for input in [
+            &b""[..],
+            b"250-unfinished\r\n",
+            b"25 short\r\n",
+            b"abc text\r\n",
+            b"250xtext\r\n",
+            b"199 too low\r\n",
+        ] {
+            assert!(parse(input).await.is_err(), "{input:?}");
+        }
+        let long = [b"250 ".as_slice(), &[b'a'; 5000], b"\r\n"].concat();
+        assert!(parse(&long).await.is_err());
     }
 }

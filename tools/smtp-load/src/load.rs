@@ -93,7 +93,8 @@ pub(crate) async fn run(target: Arc<Target>, load: Load) -> Report {
     let began = Instant::now();
     let mut tasks = JoinSet::new();
     for id in 0..load.concurrency {
-        let (target, load, next, ready) = (target.clone(), load.clone(), next.clone(), ready.clone());
+        let (target, load, next, ready) =
+            (target.clone(), load.clone(), next.clone(), ready.clone());
         tasks.spawn(async move {
             let opened = Session::open(&target).await;
             ready.wait().await;
@@ -180,7 +181,10 @@ pub(crate) async fn idle(
     for _ in 0..count {
         let (target, gate) = (target.clone(), gate.clone());
         tasks.spawn(async move {
-            let _permit = gate.acquire_owned().await.expect("the semaphore is never closed");
+            let _permit = gate
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
             Session::open(&target).await
         });
     }
@@ -190,7 +194,12 @@ pub(crate) async fn idle(
         match joined {
             Ok(Ok(session)) => sessions.push(session),
             Ok(Err(e)) => *report.failures.entry(format!("{e:#}")).or_default() += 1,
-            Err(e) => *report.failures.entry(format!("task failed: {e}")).or_default() += 1,
+            Err(e) => {
+                *report
+                    .failures
+                    .entry(format!("task failed: {e}"))
+                    .or_default() += 1
+            }
         }
     }
     report.held = sessions.len();

@@ -143,9 +143,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     };
     let auth = match &args.auth {
         Some(text) => {
-            let (user, password) = text
-                .split_once(':')
-                .context("--auth wants USER:PASSWORD")?;
+            let (user, password) = text.split_once(':').context("--auth wants USER:PASSWORD")?;
             Some((user.to_owned(), password.to_owned()))
         }
         None => None,
@@ -211,7 +209,10 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         report.sessions_opened,
         report.opening.as_secs_f64()
     );
-    println!("messages {messages} accepted {} failures {} unsent {unsent}", report.accepted, report.failures);
+    println!(
+        "messages {messages} accepted {} failures {} unsent {unsent}",
+        report.accepted, report.failures
+    );
     println!("seconds {seconds:.3} messages/s {rate:.1}");
     for (what, n) in &report.failure_kinds {
         println!("  failure ({n}x): {what}");

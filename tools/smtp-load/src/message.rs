@@ -81,7 +81,10 @@ mod tests {
             let t = Template::new("a@b.example", &["c@d.example".to_owned()], size);
             let total = t.headers(0, 0).len() + t.body().len();
             assert!(total >= size, "{size}: {total}");
-            assert!(total <= size.max(t.headers(0, 0).len() + 2) + 2, "{size}: {total}");
+            assert!(
+                total <= size.max(t.headers(0, 0).len() + 2) + 2,
+                "{size}: {total}"
+            );
             assert!(t.body().ends_with(b"\r\n"));
             for line in t.body().split(|&b| b == b'\n') {
                 assert!(!line.starts_with(b"."));
