@@ -11,3 +11,4 @@ mod accounts;
 mod check_config;
 mod harness;
 mod lifecycle;
+mod smtp;

@@ -13,7 +13,9 @@ fn operator(caller: &Caller) -> Result<(), AdminError> {
     if caller.actor.is_operator() {
         Ok(())
     } else {
-        Err(AdminError::Forbidden("only the operator manages gateway certificates".to_owned()))
+        Err(AdminError::Forbidden(
+            "only the operator manages gateway certificates".to_owned(),
+        ))
     }
 }
 
@@ -25,7 +27,10 @@ pub(crate) fn issue(
 ) -> Result<Response, AdminError> {
     operator(caller)?;
     if !(1..=3650).contains(&days) {
-        return Err(AdminError::invalid("days", "a certificate lasts 1 to 3650 days"));
+        return Err(AdminError::invalid(
+            "days",
+            "a certificate lasts 1 to 3650 days",
+        ));
     }
     let (id, org) = service.find_org(key)?;
     if org.connection == ConnectionKind::Mailbox {
@@ -41,20 +46,29 @@ pub(crate) fn issue(
     let issued = ca
         .issue(&domain, &org.name, days)
         .map_err(|e| AdminError::invalid("certificate", e.to_string()))?;
-    let ca_pem = std::fs::read_to_string(ca.certificate_path())
-        .map_err(|e| AdminError::invalid("certificate", format!("cannot read the CA certificate: {e}")))?;
-    service.store.record_gateway_certificate(&GatewayCertificate {
-        organisation: id,
-        fingerprint: issued.fingerprint.clone(),
-        serial: issued.serial.clone(),
-        issued_at: service.now(),
-        not_after: issued.not_after,
-        revoked_at: None,
+    let ca_pem = std::fs::read_to_string(ca.certificate_path()).map_err(|e| {
+        AdminError::invalid(
+            "certificate",
+            format!("cannot read the CA certificate: {e}"),
+        )
     })?;
+    service
+        .store
+        .record_gateway_certificate(&GatewayCertificate {
+            organisation: id,
+            fingerprint: issued.fingerprint.clone(),
+            serial: issued.serial.clone(),
+            issued_at: service.now(),
+            not_after: issued.not_after,
+            revoked_at: None,
+        })?;
     service.audit(
         caller,
         "org.cert.issue",
-        &format!("org={} fingerprint={} serial={}", org.name, issued.fingerprint, issued.serial),
+        &format!(
+            "org={} fingerprint={} serial={}",
+            org.name, issued.fingerprint, issued.serial
+        ),
     )?;
     Ok(Response::Certificate {
         organisation: org.name,
@@ -67,14 +81,27 @@ pub(crate) fn issue(
     })
 }
 
-pub(crate) fn revoke(service: &Service, caller: &Caller, key: &str) -> Result<Response, AdminError> {
+pub(crate) fn revoke(
+    service: &Service,
+    caller: &Caller,
+    key: &str,
+) -> Result<Response, AdminError> {
     operator(caller)?;
     let (id, org) = service.find_org(key)?;
-    let n = service.store.revoke_gateway_certificates(id, service.now())?;
+    let n = service
+        .store
+        .revoke_gateway_certificates(id, service.now())?;
     if n == 0 {
-        return Err(AdminError::Conflict(format!("{} has no certificate to revoke", org.name)));
+        return Err(AdminError::Conflict(format!(
+            "{} has no certificate to revoke",
+            org.name
+        )));
     }
-    service.audit(caller, "org.cert.revoke", &format!("org={} count={n}", org.name))?;
+    service.audit(
+        caller,
+        "org.cert.revoke",
+        &format!("org={} count={n}", org.name),
+    )?;
     Ok(Response::Done {
         message: format!(
             "{n} gateway certificate(s) of {} revoked; its gateway can no longer send as {}",

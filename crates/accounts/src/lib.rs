@@ -37,8 +37,9 @@ mod settings;
 mod users;
 
 pub use api::{
-    ApplicationForm, ApplicationView, AuditLine, CertificateView, Credentials, DirectoryEntry, DirectoryForm,
-    ExportFormat, OrgView, Request, Response, SignatoryForm, SponsorForm, UserForm, UserView,
+    ApplicationForm, ApplicationView, AuditLine, CertificateView, Credentials, DirectoryEntry,
+    DirectoryForm, ExportFormat, OrgView, Request, Response, SignatoryForm, SponsorForm, UserForm,
+    UserView,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::CSV_COLUMNS;

@@ -32,7 +32,10 @@ impl Store {
     /// # Errors
     ///
     /// [`Error::NoSuchOrganisation`], [`Error::Io`].
-    pub fn record_gateway_certificate(&self, certificate: &GatewayCertificate) -> Result<(), Error> {
+    pub fn record_gateway_certificate(
+        &self,
+        certificate: &GatewayCertificate,
+    ) -> Result<(), Error> {
         self.write(|txn| {
             if !txn.contains(&keys::id(keys::ORG, certificate.organisation.0))? {
                 return Err(Error::NoSuchOrganisation(certificate.organisation.0));
@@ -47,7 +50,10 @@ impl Store {
     /// # Errors
     ///
     /// [`Error::Io`], [`Error::Corrupt`].
-    pub fn gateway_certificate(&self, fingerprint: &str) -> Result<Option<GatewayCertificate>, Error> {
+    pub fn gateway_certificate(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<GatewayCertificate>, Error> {
         self.read_as(&key(fingerprint), "gateway certificate")
     }
 
@@ -78,7 +84,11 @@ impl Store {
     /// # Errors
     ///
     /// [`Error::Io`], [`Error::Corrupt`].
-    pub fn revoke_gateway_certificates(&self, organisation: OrgId, now: i64) -> Result<usize, Error> {
+    pub fn revoke_gateway_certificates(
+        &self,
+        organisation: OrgId,
+        now: i64,
+    ) -> Result<usize, Error> {
         self.write(|txn| {
             let mut revoked = 0;
             for (k, v) in txn.scan_prefix(&[keys::GATEWAY_CERT])? {

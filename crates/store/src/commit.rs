@@ -60,12 +60,17 @@ pub(crate) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the flusher thread for `db` and the body files beside it.
-    pub(crate) fn start(db: sled::Db, files: Arc<BodyFiles>) -> Result<Self, Error> {
+    /// `db_file`, sled's data file, is fdatasynced after every flush.
+    pub(crate) fn start(
+        db: sled::Db,
+        files: Arc<BodyFiles>,
+        db_file: Option<std::fs::File>,
+    ) -> Result<Self, Error> {
         let shared = Arc::new(Shared::default());
         let for_thread = Arc::clone(&shared);
         let flusher = std::thread::Builder::new()
             .name("store-flusher".into())
-            .spawn(move || run_flusher(&db, &files, &for_thread))
+            .spawn(move || run_flusher(&db, db_file.as_ref(), &files, &for_thread))
             .map_err(|e| Error::Io(format!("cannot start the flusher thread: {e}")))?;
         Ok(Self {
             shared,
@@ -131,7 +136,7 @@ impl Drop for GroupCommit {
     }
 }
 
-fn run_flusher(db: &sled::Db, files: &BodyFiles, shared: &Shared) {
+fn run_flusher(db: &sled::Db, db_file: Option<&std::fs::File>, files: &BodyFiles, shared: &Shared) {
     loop {
         let target = {
             let mut p = shared.lock();
@@ -154,7 +159,11 @@ fn run_flusher(db: &sled::Db, files: &BodyFiles, shared: &Shared) {
         let result = files
             .sync_dirty()
             .map_err(|e| format!("body directory fsync failed: {e}"))
-            .and_then(|()| db.flush().map_err(|e| format!("flush failed: {e}")));
+            .and_then(|()| db.flush().map_err(|e| format!("flush failed: {e}")))
+            .and_then(|_| match db_file {
+                Some(f) => f.sync_data().map_err(|e| format!("fdatasync failed: {e}")),
+                None => Ok(()),
+            });
         shared.flushes.fetch_add(1, Ordering::Relaxed);
         let mut p = shared.lock();
         match result {

@@ -179,7 +179,11 @@ impl Store {
             }
         }
         let files = Arc::new(BodyFiles::open(path).map_err(|e| open_error(e.to_string()))?);
-        let commit = GroupCommit::start(db.clone(), Arc::clone(&files))?;
+        // sled 0.34 makes its flush durable with sync_file_range on Linux,
+        // which survives a crash of the process but not of the machine; the
+        // flusher also fdatasyncs sled's data file.
+        let db_file = std::fs::File::open(path.join("db")).ok();
+        let commit = GroupCommit::start(db.clone(), Arc::clone(&files), db_file)?;
         let sweeper = if options.sweep_orphan_bodies && !created {
             Some(start_sweeper(db.clone(), Arc::clone(&files))?)
         } else {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -71,7 +71,9 @@ fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, CA_NAME);
-    params.distinguished_name.push(DnType::OrganizationName, "Ward");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "Ward");
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -101,8 +103,7 @@ impl CertificateAuthority {
             fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
             write_private(&key_path, key.serialize_pem().as_bytes())
                 .map_err(|e| fail(e.to_string()))?;
-            write_atomically(&cert_path, cert.pem().as_bytes())
-                .map_err(|e| fail(e.to_string()))?;
+            write_atomically(&cert_path, cert.pem().as_bytes()).map_err(|e| fail(e.to_string()))?;
         }
         let key_pem = fs::read_to_string(&key_path).map_err(|e| fail(e.to_string()))?;
         let key = KeyPair::from_pem(&key_pem).map_err(|e| fail(e.to_string()))?;

@@ -4,12 +4,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
-use rustls::RootCertStore;
-use rustls_pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
+use rustls_pki_types::CertificateDer;
 use tokio_rustls::TlsAcceptor;
 
 use crate::certificate::{self, CertificateError};
@@ -74,17 +74,20 @@ impl ServerTls {
             None => builder.with_no_client_auth(),
             Some(ca) => {
                 let mut roots = RootCertStore::empty();
-                roots.add(ca.clone()).map_err(|e| CertificateError::Unusable {
-                    path: certificate.to_owned(),
-                    reason: format!("the organisation CA is not a usable trust anchor: {e}"),
-                })?;
-                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                    .allow_unauthenticated()
-                    .build()
+                roots
+                    .add(ca.clone())
                     .map_err(|e| CertificateError::Unusable {
                         path: certificate.to_owned(),
-                        reason: format!("cannot verify client certificates: {e}"),
+                        reason: format!("the organisation CA is not a usable trust anchor: {e}"),
                     })?;
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                        .allow_unauthenticated()
+                        .build()
+                        .map_err(|e| CertificateError::Unusable {
+                            path: certificate.to_owned(),
+                            reason: format!("cannot verify client certificates: {e}"),
+                        })?;
                 builder.with_client_cert_verifier(verifier)
             }
         };

@@ -857,10 +857,7 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
     Ok(())
 }
 
-fn print_certificate(
-    response: &Response,
-    output: Option<&Path>,
-) -> anyhow::Result<()> {
+fn print_certificate(response: &Response, output: Option<&Path>) -> anyhow::Result<()> {
     let Response::Certificate {
         organisation,
         domain,
@@ -886,7 +883,10 @@ fn print_certificate(
             write_private(&key, key_pem)?;
             std::fs::write(&ca, ca_pem)?;
             println!("  certificate  {}", cert.display());
-            println!("  private key  {}  (mode 0600; install it on the gateway, then delete this copy)", key.display());
+            println!(
+                "  private key  {}  (mode 0600; install it on the gateway, then delete this copy)",
+                key.display()
+            );
             println!("  Ward's CA    {}", ca.display());
         }
         None => {
@@ -895,7 +895,9 @@ fn print_certificate(
             print!("{ca_pem}");
         }
     }
-    println!("Configure the gateway to present this certificate when it connects to Ward's SMTP port.");
+    println!(
+        "Configure the gateway to present this certificate when it connects to Ward's SMTP port."
+    );
     Ok(())
 }
 

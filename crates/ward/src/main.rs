@@ -150,10 +150,7 @@ fn main() -> ExitCode {
             ward::logging::init(format, &config.log_level);
             finish(runtime().block_on(serve(config, demo)))
         }
-        Command::Org { common, command } => account(
-            &common,
-            accounts_cli::org_request(command),
-        ),
+        Command::Org { common, command } => account(&common, accounts_cli::org_request(command)),
         Command::User { common, command } => account(&common, accounts_cli::user_request(command)),
         Command::Passwd { common, address } => account(
             &common,

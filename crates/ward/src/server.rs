@@ -106,9 +106,11 @@ impl Daemon {
         let first_start = store.was_created();
         let store = Arc::new(store);
         let ca_dir = config.data_dir.join("ca");
-        let ca = tokio::task::spawn_blocking(move || transport::ca::CertificateAuthority::ensure(&ca_dir))
-            .await
-            .expect("loading the CA does not panic")?;
+        let ca = tokio::task::spawn_blocking(move || {
+            transport::ca::CertificateAuthority::ensure(&ca_dir)
+        })
+        .await
+        .expect("loading the CA does not panic")?;
         let ca = Arc::new(ca);
         let service = accounts::Service::new(
             store.clone(),

@@ -1,0 +1,367 @@
+//! Mail through the real daemon: swaks and Python's smtplib on the
+//! submission listeners, organisation gateways proving themselves with
+//! Ward-issued client certificates on the SMTP listener, and what lands in
+//! the store (read after the daemon stops).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{Ward, ward_bin, write_config};
+
+/// The demo community on a fresh data folder: returns the started daemon
+/// and `(address, password)` of each demo user.
+fn demo() -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let mut first = Ward::start(&config, &[]);
+    first.signal("TERM");
+    first.wait();
+    let out = Command::new(ward_bin())
+        .args(["demo", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let users = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("user"))
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let address = parts.next().unwrap().to_owned();
+            let password = parts.nth(1).unwrap().to_owned();
+            (address, password)
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(users.len(), 3, "{text}");
+    let ward = Ward::start(&config, &[]);
+    (dir, ward, users)
+}
+
+fn swaks(port: u16, args: &[&str]) -> (bool, String) {
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--timeout",
+            "30",
+        ])
+        .args(args)
+        .output()
+        .expect("swaks is installed (.ci/run installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn cli(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(ward_bin())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The raw messages in a user's INBOX (the daemon must be stopped).
+fn inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {
+    let store = store::Store::open(&data.join("store")).unwrap();
+    let (user, _) = store.user_by_address(address).unwrap().unwrap();
+    let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap();
+    store
+        .messages(inbox.id)
+        .unwrap()
+        .iter()
+        .map(|m| store.read_body(m.body).unwrap())
+        .collect()
+}
+
+#[test]
+fn users_send_with_swaks_and_smtplib_and_mail_lands_in_the_inbox() {
+    let (_dir, mut ward, users) = demo();
+    let (eric, eric_pw) = &users[0];
+    let (anna, anna_pw) = &users[1];
+    let submission = ward.addr("submission").port();
+    let submissions = ward.addr("submissions").port();
+
+    // Plain text: refused before MAIL.
+    let (ok, text) = swaks(submission, &["--from", eric, "--to", anna]);
+    assert!(!ok && text.contains("530 5.7.0"), "{text}");
+    // Wrong password.
+    let (ok, text) = swaks(
+        submission,
+        &[
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            eric,
+            "--auth-password",
+            "wrong password!",
+            "--from",
+            eric,
+            "--to",
+            anna,
+        ],
+    );
+    assert!(!ok && text.contains("535 5.7.8"), "{text}");
+    // Sending as someone else.
+    let (ok, text) = swaks(
+        submission,
+        &[
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            eric,
+            "--auth-password",
+            eric_pw,
+            "--from",
+            anna,
+            "--to",
+            anna,
+        ],
+    );
+    assert!(!ok && text.contains("5.7.1"), "{text}");
+    // Outside the community.
+    let (ok, text) = swaks(
+        submission,
+        &[
+            "--tls",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            eric,
+            "--auth-password",
+            eric_pw,
+            "--from",
+            eric,
+            "--to",
+            "someone@gmail.com",
+        ],
+    );
+    assert!(!ok && text.contains("550"), "{text}");
+    // The real thing.
+    let (ok, text) = swaks(
+        submission,
+        &[
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            eric,
+            "--auth-password",
+            eric_pw,
+            "--from",
+            eric,
+            "--to",
+            anna,
+            "--header",
+            "Subject: swaks to anna",
+            "--body",
+            "Hello Anna, via swaks.",
+        ],
+    );
+    assert!(ok, "{text}");
+
+    // smtplib over implicit TLS, AUTH LOGIN, two recipients in one transaction.
+    let script = r#"
+import smtplib, ssl, sys
+port, user, password, to1, to2 = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+with smtplib.SMTP_SSL("127.0.0.1", int(port), context=ctx, timeout=30) as s:
+    s.ehlo("client.example")
+    s.login(user, password)
+    s.sendmail(user, [to1, to2], "From: %s\r\nTo: %s, %s\r\nSubject: smtplib to both\r\n\r\nHello both.\r\n" % (user, to1, to2))
+print("sent")
+"#;
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &submissions.to_string(),
+            anna,
+            anna_pw,
+            anna,
+            eric,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    ward.signal("TERM");
+    assert!(ward.wait().success());
+    let anna_mail = inbox(&ward.data, anna);
+    let eric_mail = inbox(&ward.data, eric);
+    assert_eq!(
+        anna_mail.len(),
+        2,
+        "anna has the swaks and smtplib messages"
+    );
+    assert_eq!(eric_mail.len(), 1);
+    let swaks_msg = String::from_utf8_lossy(&anna_mail[0]).into_owned();
+    assert!(swaks_msg.starts_with("Received: "), "{swaks_msg}");
+    assert!(swaks_msg.contains("TLS"), "{swaks_msg}");
+    assert!(
+        swaks_msg.contains("Subject: swaks to anna")
+            && swaks_msg.contains("Hello Anna, via swaks.")
+    );
+    assert_eq!(
+        anna_mail[1], eric_mail[0],
+        "one message, the same bytes in both mailboxes"
+    );
+    assert!(
+        String::from_utf8_lossy(&eric_mail[0])
+            .ends_with("Subject: smtplib to both\r\n\r\nHello both.\r\n")
+    );
+}
+
+#[test]
+fn gateways_prove_their_organisation_with_a_ward_issued_certificate() {
+    let (dir, mut ward, users) = demo();
+    let (eric, _) = &users[0];
+    let config = dir.path().join("ward.toml");
+    let smtp = ward.addr("smtp").port();
+    // A second SMTP organisation, to try its certificate on the first's mail.
+    let out = ward_apply(&config);
+    assert!(out.contains("approved"), "{out}");
+
+    let certs = dir.path().join("certs");
+    let issued = cli(
+        &config,
+        &[
+            "org",
+            "cert",
+            "issue",
+            "safeguarder",
+            "--out-dir",
+            certs.to_str().unwrap(),
+        ],
+    );
+    assert!(issued.contains("fingerprint"), "{issued}");
+    cli(
+        &config,
+        &[
+            "org",
+            "cert",
+            "issue",
+            "oakfield.org.uk",
+            "--out-dir",
+            certs.to_str().unwrap(),
+        ],
+    );
+    let safeguarder_cert = certs.join("safeguarders.org.uk.cjsm.net.pem");
+    let safeguarder_key = certs.join("safeguarders.org.uk.cjsm.net.key");
+    let oak_cert = certs.join("oakfield.org.uk.cjsm.net.pem");
+    let oak_key = certs.join("oakfield.org.uk.cjsm.net.key");
+    let from = "case.worker@safeguarder.cjsm.net";
+    let send = |cert: Option<(&Path, &Path)>, body: &str| {
+        let mut args = vec![
+            "--tls".to_owned(),
+            "--from".into(),
+            from.into(),
+            "--to".into(),
+            eric.clone(),
+            "--body".into(),
+            body.into(),
+        ];
+        if let Some((c, k)) = cert {
+            args.extend([
+                "--tls-cert".into(),
+                c.display().to_string(),
+                "--tls-key".into(),
+                k.display().to_string(),
+            ]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        swaks(smtp, &args)
+    };
+    let (ok, text) = send(None, "no certificate");
+    assert!(!ok && text.contains("<~* 5"), "no certificate: {text}");
+    let (ok, text) = send(
+        Some((&oak_cert, &oak_key)),
+        "another organisation's certificate",
+    );
+    assert!(!ok && text.contains("<~* 5"), "wrong organisation: {text}");
+    let (ok, text) = send(
+        Some((&safeguarder_cert, &safeguarder_key)),
+        "from the safeguarders' gateway",
+    );
+    assert!(ok, "own certificate: {text}");
+    cli(&config, &["org", "cert", "revoke", "safeguarder"]);
+    let (ok, text) = send(
+        Some((&safeguarder_cert, &safeguarder_key)),
+        "after revocation",
+    );
+    assert!(!ok && text.contains("<~* 5"), "revoked: {text}");
+    let listed = cli(&config, &["org", "cert", "list"]);
+    assert!(listed.contains("REVOKED"), "{listed}");
+
+    ward.signal("TERM");
+    assert!(ward.wait().success());
+    let mail = inbox(&ward.data, eric);
+    assert_eq!(
+        mail.len(),
+        1,
+        "only the proven gateway's message was accepted"
+    );
+    assert!(String::from_utf8_lossy(&mail[0]).contains("from the safeguarders' gateway"));
+}
+
+/// Connects Oakfield Solicitors as a second SMTP organisation.
+fn ward_apply(config: &Path) -> String {
+    cli(
+        config,
+        &[
+            "org",
+            "apply",
+            "--domain",
+            "oakfield.org.uk",
+            "--name",
+            "Oakfield Solicitors",
+            "--connection",
+            "smtp",
+            "--gateway",
+            "mail.oakfield.org.uk",
+            "--reason",
+            "case papers",
+            "--users",
+            "5",
+            "--sponsor",
+            "Jo Bloggs|CPS|jo@cps.gov.uk|Lawyer",
+            "--signatory-name",
+            "Sam",
+            "--signatory-position",
+            "Partner",
+            "--signatory-address",
+            "sam@oakfield.org.uk",
+            "--accept-terms",
+            "1.0",
+        ],
+    );
+    cli(
+        config,
+        &[
+            "org",
+            "approve",
+            "1",
+            "--first-name",
+            "Sam",
+            "--last-name",
+            "Smith",
+            "--existing-address",
+            "sam.smith@oakfield.org.uk",
+        ],
+    )
+}
