@@ -24,8 +24,34 @@ fn common() -> &'static HashSet<&'static str> {
     })
 }
 
+/// At most this many argon2 computations run at once (each takes 19 MiB),
+/// so a burst of logins queues instead of growing memory without bound.
+fn hashing_slot() -> SlotGuard {
+    static SLOTS: OnceLock<(std::sync::Mutex<usize>, std::sync::Condvar)> = OnceLock::new();
+    let (lock, freed) = SLOTS.get_or_init(Default::default);
+    let limit = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let mut busy = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    while *busy >= limit {
+        busy = freed
+            .wait(busy)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+    *busy += 1;
+    SlotGuard(lock, freed)
+}
+
+struct SlotGuard(&'static std::sync::Mutex<usize>, &'static std::sync::Condvar);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        self.1.notify_one();
+    }
+}
+
 /// Hashes a password with argon2id and a random salt (PHC string form).
 pub fn hash(password: &str) -> String {
+    let _slot = hashing_slot();
     let mut salt = [0u8; 16];
     OsRng.fill(&mut salt);
     let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
@@ -39,6 +65,7 @@ pub fn hash(password: &str) -> String {
 /// stored hash never matches.
 pub fn verify(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored).is_ok_and(|parsed| {
+        let _slot = hashing_slot();
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
