@@ -365,3 +365,71 @@ fn ward_apply(config: &Path) -> String {
         ],
     )
 }
+
+#[test]
+fn sigkill_during_a_burst_loses_no_acknowledged_message() {
+    let (dir, ward, users) = demo();
+    let config = dir.path().join("ward.toml");
+    let data = ward.data.clone();
+    let (eric, eric_pw) = users[0].clone();
+    let (anna, _) = users[1].clone();
+    let script = r#"
+import smtplib, ssl, sys
+port, user, password, to, cycle = sys.argv[1:6]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", int(port), timeout=30)
+s.starttls(context=ctx); s.login(user, password)
+for i in range(100000):
+    subject = "burst-%s-%d" % (cycle, i)
+    s.sendmail(user, [to], "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\n%s\r\n" % (user, to, subject, "x" * 2000))
+    print(subject, flush=True)
+"#;
+    let mut acknowledged = Vec::new();
+    let mut ward = Some(ward);
+    for cycle in 0..3 {
+        let daemon = ward.take().unwrap_or_else(|| Ward::start(&config, &[]));
+        let port = daemon.addr("submission").port().to_string();
+        let mut child = Command::new("python3")
+            .args([
+                "-c",
+                script,
+                &port,
+                &eric,
+                &eric_pw,
+                &anna,
+                &cycle.to_string(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        let kill_after = 15 + cycle * 11;
+        for _ in 0..kill_after {
+            acknowledged.push(lines.next().expect("python keeps sending").unwrap());
+        }
+        daemon.signal("KILL");
+        // Anything acknowledged before the kill took effect counts too.
+        for line in lines.map_while(Result::ok) {
+            acknowledged.push(line);
+        }
+        let _ = child.wait();
+        drop(daemon);
+        let stored: Vec<String> = inbox(&data, &anna)
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        for subject in &acknowledged {
+            assert!(
+                stored
+                    .iter()
+                    .any(|m| m.contains(&format!("Subject: {subject}\r\n"))),
+                "{subject} was acknowledged with 250 but is not in the store"
+            );
+        }
+        let store = store::Store::open(&data.join("store")).unwrap();
+        let report = store.check_consistency().unwrap();
+        assert!(report.problems.is_empty(), "{report:?}");
+    }
+}

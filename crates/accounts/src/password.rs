@@ -30,7 +30,9 @@ fn hashing_slot() -> SlotGuard {
     static SLOTS: OnceLock<(std::sync::Mutex<usize>, std::sync::Condvar)> = OnceLock::new();
     let (lock, freed) = SLOTS.get_or_init(Default::default);
     let limit = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    let mut busy = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut busy = lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     while *busy >= limit {
         busy = freed
             .wait(busy)
@@ -40,11 +42,17 @@ fn hashing_slot() -> SlotGuard {
     SlotGuard(lock, freed)
 }
 
-struct SlotGuard(&'static std::sync::Mutex<usize>, &'static std::sync::Condvar);
+struct SlotGuard(
+    &'static std::sync::Mutex<usize>,
+    &'static std::sync::Condvar,
+);
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
         self.1.notify_one();
     }
 }
