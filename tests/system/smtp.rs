@@ -433,3 +433,47 @@ for i in range(100000):
         assert!(report.problems.is_empty(), "{report:?}");
     }
 }
+
+#[test]
+fn configured_smtp_limits_and_timeouts_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[smtp]\nmax_message_size_mib = 1\nmax_recipients = 2\ncommand_timeout_seconds = 1\n",
+    );
+    let out = Command::new(ward_bin())
+        .args(["check-config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ward = Ward::start(&config, &[]);
+    let script = r#"
+import socket, smtplib, sys, time
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+greeting = s.recv(1000)
+time.sleep(2.5)
+print("idle:", s.recv(1000).decode().strip())
+c = smtplib.SMTP("127.0.0.1", port, timeout=30)
+c.ehlo("client.example")
+print("size:", [l for l in c.esmtp_features.get("size", "").split()])
+"#;
+    let port = ward.addr("submission").port().to_string();
+    let out = Command::new("python3")
+        .args(["-c", script, &port])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("idle: 421 4.4.2"), "{text}");
+    assert!(text.contains("size: ['1048576']"), "{text}");
+}

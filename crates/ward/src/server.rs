@@ -201,8 +201,13 @@ impl Daemon {
 
         let throttle = Arc::new(crate::auth::IpThrottle::default());
         let smtp_context = |listener, tls: &ServerTls| {
-            smtp_in::Context::new(
-                smtp_in::Options::new(self.config.hostname.clone(), listener),
+            let settings = &self.config.smtp;
+            let mut options = smtp_in::Options::new(self.config.hostname.clone(), listener);
+            options.limits =
+                policy::Limits::new(settings.max_message_size, settings.max_recipients);
+            options.max_bad_commands = settings.max_bad_commands;
+            let mut ctx = smtp_in::Context::new(
+                options,
                 tls.clone(),
                 self.community.subscribe(),
                 (*self.store).clone(),
@@ -210,7 +215,10 @@ impl Daemon {
                     service: self.service.clone(),
                     throttle: throttle.clone(),
                 }),
-            )
+            );
+            ctx.timeouts.command = settings.command_timeout;
+            ctx.timeouts.data = settings.data_timeout;
+            ctx
         };
         let shared = Arc::new(Shared {
             smtp_relay: smtp_context(policy::Listener::Relay, &self.gateway_tls),

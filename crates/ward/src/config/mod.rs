@@ -126,6 +126,21 @@ pub enum TlsSource {
     SelfSigned,
 }
 
+/// The SMTP listeners' limits and RFC 5321 §4.5.3.2 timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// Largest message accepted, in octets (SIZE and during DATA).
+    pub max_message_size: u64,
+    /// Most recipients in one transaction.
+    pub max_recipients: usize,
+    /// Wait for the next command.
+    pub command_timeout: Duration,
+    /// Wait for more message content.
+    pub data_timeout: Duration,
+    /// Bad commands tolerated before the connection is closed.
+    pub max_bad_commands: usize,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -148,6 +163,8 @@ pub struct Config {
     /// The account rules and community facts (`[accounts]`, and
     /// `[community]`'s secure domains and terms version).
     pub accounts: accounts::Settings,
+    /// The SMTP listeners' limits and timeouts (`[smtp]`).
+    pub smtp: SmtpSettings,
     /// The server certificate.
     pub tls: TlsSource,
     /// Every address to listen on, with its kind.

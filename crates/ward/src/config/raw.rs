@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::reader::{Section, unknown_sections};
-use super::{Config, ListenerKind, LogFormat, Problem, TlsSource};
+use super::{Config, ListenerKind, LogFormat, Problem, SmtpSettings, TlsSource};
 
 /// The configuration file exactly as written: every key optional, nothing
 /// checked beyond its TOML type. See `config/ward.toml` for each key.
@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub secure_domains: Option<Vec<String>>,
     pub terms_version: Option<String>,
     pub accounts: RawAccounts,
+    pub smtp: RawSmtp,
     pub tls_certificate: Option<String>,
     pub tls_private_key: Option<String>,
     pub listen: Vec<(ListenerKind, Option<Vec<String>>)>,
@@ -48,10 +49,22 @@ pub struct RawAccounts {
     pub deleted_retention_days: Option<i64>,
 }
 
-const SECTIONS: [&str; 7] = [
+/// The `[smtp]` section as written.
+#[derive(Debug, Default, Clone)]
+#[allow(missing_docs)]
+pub struct RawSmtp {
+    pub max_message_size_mib: Option<i64>,
+    pub max_recipients: Option<i64>,
+    pub command_timeout_seconds: Option<i64>,
+    pub data_timeout_seconds: Option<i64>,
+    pub max_bad_commands: Option<i64>,
+}
+
+const SECTIONS: [&str; 8] = [
     "server",
     "community",
     "accounts",
+    "smtp",
     "tls",
     "listen",
     "admin",
@@ -105,6 +118,16 @@ impl RawConfig {
         };
         acc.finish(p);
 
+        let mut smtp_section = Section::of(&root, "smtp", p);
+        let smtp = RawSmtp {
+            max_message_size_mib: smtp_section.integer("max_message_size_mib", p),
+            max_recipients: smtp_section.integer("max_recipients", p),
+            command_timeout_seconds: smtp_section.integer("command_timeout_seconds", p),
+            data_timeout_seconds: smtp_section.integer("data_timeout_seconds", p),
+            max_bad_commands: smtp_section.integer("max_bad_commands", p),
+        };
+        smtp_section.finish(p);
+
         let mut tls = Section::of(&root, "tls", p);
         let tls_certificate = tls.string("certificate", p);
         let tls_private_key = tls.string("private_key", p);
@@ -133,6 +156,7 @@ impl RawConfig {
             secure_domains,
             terms_version,
             accounts,
+            smtp,
             tls_certificate,
             tls_private_key,
             listen: listen_values,
@@ -248,6 +272,64 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         "minutes",
     )
     .map(|m| Duration::from_secs(m * 60));
+
+    let r = &raw.smtp;
+    let smtp = match (
+        bounded(
+            &mut p,
+            "smtp.max_message_size_mib",
+            r.max_message_size_mib,
+            25,
+            1,
+            1024,
+            "MiB",
+        ),
+        bounded(
+            &mut p,
+            "smtp.max_recipients",
+            r.max_recipients,
+            100,
+            1,
+            10_000,
+            "recipients",
+        ),
+        bounded(
+            &mut p,
+            "smtp.command_timeout_seconds",
+            r.command_timeout_seconds,
+            300,
+            1,
+            3600,
+            "seconds",
+        ),
+        bounded(
+            &mut p,
+            "smtp.data_timeout_seconds",
+            r.data_timeout_seconds,
+            180,
+            1,
+            3600,
+            "seconds",
+        ),
+        bounded(
+            &mut p,
+            "smtp.max_bad_commands",
+            r.max_bad_commands,
+            10,
+            1,
+            1000,
+            "commands",
+        ),
+    ) {
+        (Some(size), Some(rcpt), Some(command), Some(data), Some(bad)) => Some(SmtpSettings {
+            max_message_size: size * 1024 * 1024,
+            max_recipients: rcpt as usize,
+            command_timeout: Duration::from_secs(command),
+            data_timeout: Duration::from_secs(data),
+            max_bad_commands: bad as usize,
+        }),
+        _ => None,
+    };
 
     let data_dir = resolve(raw.server.data_dir.as_deref().unwrap_or("ward-data"));
     if data_dir.exists() && !data_dir.is_dir() {
@@ -416,6 +498,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         max_connections,
         max_connections_per_ip,
         accounts,
+        smtp,
     ) {
         (
             Some(tls),
@@ -423,8 +506,10 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             Some(max_connections),
             Some(max_connections_per_ip),
             Some(accounts),
+            Some(smtp),
         ) if p.is_empty() => Ok(Config {
             accounts,
+            smtp,
             hostname,
             data_dir,
             suffix,
