@@ -452,7 +452,30 @@ impl Connection<'_> {
         let local: Vec<policy::Address> = local.into_iter().map(|r| r.address.clone()).collect();
         // The relay routes each queued recipient again when it delivers, so
         // the queue keeps the community form of the address.
-        let remote: Vec<String> = remote.into_iter().map(|r| r.address.to_string()).collect();
+        let remote: Vec<store::NewQueueRecipient> = remote
+            .into_iter()
+            .map(|r| store::NewQueueRecipient {
+                address: r.address.to_string(),
+                notify: r.notify.explicit.then(|| notify_text(&r.notify)),
+                orcpt: r
+                    .orcpt
+                    .as_ref()
+                    .map(|o| format!("{};{}", o.addr_type, o.address)),
+            })
+            .collect();
+        let queue_envelope = store::QueueEnvelope {
+            ret: envelope.ret.map(|r| {
+                match r {
+                    crate::Ret::Full => "FULL",
+                    crate::Ret::Headers => "HDRS",
+                }
+                .to_owned()
+            }),
+            envid: envelope.envid.clone(),
+            eight_bit: envelope.body == crate::BodyType::EightBitMime,
+            smtputf8: envelope.smtputf8,
+            requiretls: envelope.requiretls,
+        };
         let sender = envelope
             .mail_from
             .as_ref()
@@ -462,7 +485,7 @@ impl Connection<'_> {
         let size = raw.len();
         let (locals, remotes) = (local.len(), remote.len());
         let stored = tokio::task::spawn_blocking(move || {
-            deliver_durably(&store, &sender, &local, &remote, &raw, now)
+            deliver_durably(&store, &sender, &local, &remote, &queue_envelope, &raw, now)
         })
         .await
         .unwrap_or_else(|e| {
@@ -527,7 +550,8 @@ fn deliver_durably(
     store: &Store,
     sender: &str,
     local: &[policy::Address],
-    remote: &[String],
+    remote: &[store::NewQueueRecipient],
+    envelope: &store::QueueEnvelope,
     raw: &[u8],
     now: SystemTime,
 ) -> Result<Option<store::QueueId>, DeliveryError> {
@@ -574,9 +598,27 @@ fn deliver_durably(
         return Ok(None);
     }
     store
-        .enqueue(sender, remote, raw, seconds)
+        .enqueue_with(sender, remote, envelope, raw, seconds)
         .map(Some)
         .map_err(failed)
+}
+
+/// DSN `NOTIFY=` as the relay passes it on: `NEVER`, or the list.
+fn notify_text(notify: &crate::Notify) -> String {
+    if notify.never {
+        return "NEVER".to_owned();
+    }
+    let mut parts = Vec::new();
+    if notify.success {
+        parts.push("SUCCESS");
+    }
+    if notify.failure {
+        parts.push("FAILURE");
+    }
+    if notify.delay {
+        parts.push("DELAY");
+    }
+    parts.join(",")
 }
 
 /// The server side of the TLS handshake, under the handshake timeout.

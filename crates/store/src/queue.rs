@@ -41,6 +41,37 @@ pub struct QueueRecipient {
     pub state: RecipientState,
     /// Delivery attempts so far.
     pub attempts: u32,
+    /// DSN `NOTIFY=` as received (`SUCCESS,DELAY`, `NEVER`), if given.
+    pub notify: Option<String>,
+    /// DSN `ORCPT=` as received (`rfc822;addr`, xtext), if given.
+    pub orcpt: Option<String>,
+}
+
+/// A recipient to queue, with its DSN parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewQueueRecipient {
+    /// The recipient address.
+    pub address: String,
+    /// DSN `NOTIFY=`, if given.
+    pub notify: Option<String>,
+    /// DSN `ORCPT=`, if given.
+    pub orcpt: Option<String>,
+}
+
+/// The envelope parameters the relay must honour (RFC 3461, 6152, 6531,
+/// 8689).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEnvelope {
+    /// DSN `RET=` (`FULL` or `HDRS`), if given.
+    pub ret: Option<String>,
+    /// DSN `ENVID=` (xtext, as received), if given.
+    pub envid: Option<String>,
+    /// `BODY=8BITMIME` was declared.
+    pub eight_bit: bool,
+    /// `SMTPUTF8` was given.
+    pub smtputf8: bool,
+    /// `REQUIRETLS`: relay only over verified TLS, never downgrade.
+    pub requiretls: bool,
 }
 
 /// A queued outbound message.
@@ -50,6 +81,8 @@ pub struct QueueEntry {
     pub sender: String,
     /// The recipients and their states.
     pub recipients: Vec<QueueRecipient>,
+    /// The envelope parameters to pass on.
+    pub envelope: QueueEnvelope,
     /// The message body; read it with [`Store::body_reader`].
     pub body: BodyId,
     /// Its size in bytes.
@@ -76,6 +109,30 @@ impl Store {
         raw: &[u8],
         now: i64,
     ) -> Result<QueueId, Error> {
+        let recipients: Vec<NewQueueRecipient> = recipients
+            .iter()
+            .map(|r| NewQueueRecipient {
+                address: r.clone(),
+                ..NewQueueRecipient::default()
+            })
+            .collect();
+        self.enqueue_with(sender, &recipients, &QueueEnvelope::default(), raw, now)
+    }
+
+    /// [`Store::enqueue`] with DSN parameters and envelope options kept for
+    /// the relay.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`].
+    pub fn enqueue_with(
+        &self,
+        sender: &str,
+        recipients: &[NewQueueRecipient],
+        envelope: &QueueEnvelope,
+        raw: &[u8],
+        now: i64,
+    ) -> Result<QueueId, Error> {
         let mut staged = self.stage_body(raw)?;
         let body = staged.id;
         let id = self.write(|txn| {
@@ -86,11 +143,14 @@ impl Store {
                 recipients: recipients
                     .iter()
                     .map(|r| QueueRecipient {
-                        address: r.clone(),
+                        address: r.address.clone(),
                         state: RecipientState::Pending,
                         attempts: 0,
+                        notify: r.notify.clone(),
+                        orcpt: r.orcpt.clone(),
                     })
                     .collect(),
+                envelope: envelope.clone(),
                 body,
                 size: raw.len() as u64,
                 queued_at: now,

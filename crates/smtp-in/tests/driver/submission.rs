@@ -344,3 +344,40 @@ async fn concurrent_clients_all_land() {
     }
     assert_eq!(server.inbox(JANE).len(), 24);
 }
+
+#[tokio::test]
+async fn dsn_parameters_and_requiretls_are_kept_in_the_queue() {
+    let server = Server::submission().await;
+    let mut client = Client::signed_in(&server, ERIC).await;
+    let reply = client
+        .cmd(&format!(
+            "MAIL FROM:<{ERIC}> RET=HDRS ENVID=case+2D42 BODY=8BITMIME REQUIRETLS"
+        ))
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let reply = client
+        .cmd(&format!(
+            "RCPT TO:<{GATEWAY_RECIPIENT}> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;{GATEWAY_RECIPIENT}"
+        ))
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let reply = client.cmd(&format!("RCPT TO:<{POLICE_RECIPIENT}>")).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(client.cmd("DATA").await.starts_with("354"));
+    client
+        .send(&dot_stuffed(&message(GATEWAY_RECIPIENT, "dsn")))
+        .await;
+    assert!(client.reply().await.starts_with("250"));
+    let queue = server.store.queue_entries().unwrap();
+    let entry = &queue[0].1;
+    assert_eq!(entry.envelope.ret.as_deref(), Some("HDRS"));
+    assert_eq!(entry.envelope.envid.as_deref(), Some("case+2D42"));
+    assert!(entry.envelope.eight_bit && entry.envelope.requiretls);
+    assert_eq!(entry.recipients[0].notify.as_deref(), Some("SUCCESS,DELAY"));
+    assert_eq!(
+        entry.recipients[0].orcpt.as_deref(),
+        Some(format!("rfc822;{GATEWAY_RECIPIENT}").as_str())
+    );
+    assert_eq!(entry.recipients[1].notify, None);
+    assert_eq!(entry.recipients[1].orcpt, None);
+}
