@@ -580,27 +580,27 @@ fn deliver_durably(
     let seconds = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    if !inboxes.is_empty() {
-        store
-            .deliver(
-                &inboxes,
-                &NewMessage {
-                    raw,
-                    cached: None,
-                    internal_date: seconds,
-                    flags: Default::default(),
-                    keywords: Default::default(),
-                },
-            )
-            .map_err(failed)?;
-    }
-    if remote.is_empty() {
-        return Ok(None);
-    }
-    store
-        .enqueue_with(sender, remote, envelope, raw, seconds)
-        .map(Some)
-        .map_err(failed)
+    // Local copies and the queue entry in one atomic step: both or neither.
+    let outbound = store::Outbound {
+        sender,
+        recipients: remote,
+        envelope,
+        now: seconds,
+    };
+    let (_, queued) = store
+        .deliver_and_enqueue(
+            &inboxes,
+            &NewMessage {
+                raw,
+                cached: None,
+                internal_date: seconds,
+                flags: Default::default(),
+                keywords: Default::default(),
+            },
+            (!remote.is_empty()).then_some(&outbound),
+        )
+        .map_err(failed)?;
+    Ok(queued)
 }
 
 /// DSN `NOTIFY=` as the relay passes it on: `NEVER`, or the list.

@@ -89,5 +89,7 @@ pub use ids::{ApplicationId, BodyId, MailboxId, OrgId, QueueId, Uid, UserId};
 pub use mailbox::{DELIMITER, MailboxInfo, SpecialUse};
 pub use message::{Appended, Copied, FlagOp, Flags, MessageEntry, NewMessage};
 pub use notify::MailboxChange;
-pub use queue::{NewQueueRecipient, QueueEntry, QueueEnvelope, QueueRecipient, RecipientState};
+pub use queue::{
+    NewQueueRecipient, Outbound, QueueEntry, QueueEnvelope, QueueRecipient, RecipientState,
+};
 pub use store::{Options, Store};

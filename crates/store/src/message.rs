@@ -299,13 +299,29 @@ impl Store {
         targets: &[MailboxId],
         message: &NewMessage<'_>,
     ) -> Result<Vec<Appended>, Error> {
-        if targets.is_empty() {
-            return Ok(Vec::new());
+        Ok(self.deliver_and_enqueue(targets, message, None)?.0)
+    }
+
+    /// Delivers to local mailboxes and queues the remote copy in one atomic,
+    /// durable step: both or neither, the body stored once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchMailbox`] (then nothing is written), [`Error::Io`].
+    pub fn deliver_and_enqueue(
+        &self,
+        targets: &[MailboxId],
+        message: &NewMessage<'_>,
+        outbound: Option<&crate::queue::Outbound<'_>>,
+    ) -> Result<(Vec<Appended>, Option<crate::QueueId>), Error> {
+        if targets.is_empty() && outbound.is_none() {
+            return Ok((Vec::new(), None));
         }
         let mut staged = self.stage_body(message.raw)?;
         let (body, size) = (staged.id, staged.size);
+        let references = targets.len() as u64 + u64::from(outbound.is_some());
         let landed = self.write(|txn| {
-            add_body(txn, &staged, message.cached, targets.len() as u64)?;
+            add_body(txn, &staged, message.cached, references)?;
             let mut out = Vec::with_capacity(targets.len());
             for &target in targets {
                 // Load per target so that a mailbox named twice gets two
@@ -329,7 +345,15 @@ impl Store {
                     body,
                 });
             }
-            Ok(out)
+            let queued = match outbound {
+                Some(o) => {
+                    let id = crate::QueueId(txn.next_id("queue")?);
+                    txn.put_as(keys::id(keys::QUEUE, id.0), &o.entry(body, size));
+                    Some(id)
+                }
+                None => None,
+            };
+            Ok((out, queued))
         })?;
         staged.keep();
         Ok(landed)

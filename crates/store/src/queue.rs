@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::body::{add_body, release};
+use crate::body::release;
 use crate::{BodyId, Error, QueueId, Store, codec, keys};
 
 /// Where one recipient of a queued message stands.
@@ -74,6 +74,45 @@ pub struct QueueEnvelope {
     pub requiretls: bool,
 }
 
+/// A copy of a message to queue for the relay, in the same atomic step as
+/// its local deliveries ([`Store::deliver_and_enqueue`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Outbound<'a> {
+    /// The envelope sender (empty for bounces).
+    pub sender: &'a str,
+    /// The remote recipients.
+    pub recipients: &'a [NewQueueRecipient],
+    /// The envelope parameters.
+    pub envelope: &'a QueueEnvelope,
+    /// Now, seconds since the Unix epoch: queued and first due then.
+    pub now: i64,
+}
+
+impl Outbound<'_> {
+    pub(crate) fn entry(&self, body: BodyId, size: u64) -> QueueEntry {
+        QueueEntry {
+            sender: self.sender.to_owned(),
+            recipients: self
+                .recipients
+                .iter()
+                .map(|r| QueueRecipient {
+                    address: r.address.clone(),
+                    state: RecipientState::Pending,
+                    attempts: 0,
+                    notify: r.notify.clone(),
+                    orcpt: r.orcpt.clone(),
+                })
+                .collect(),
+            envelope: self.envelope.clone(),
+            body,
+            size,
+            queued_at: self.now,
+            next_attempt_at: self.now,
+            held: false,
+        }
+    }
+}
+
 /// A queued outbound message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEntry {
@@ -133,35 +172,21 @@ impl Store {
         raw: &[u8],
         now: i64,
     ) -> Result<QueueId, Error> {
-        let mut staged = self.stage_body(raw)?;
-        let body = staged.id;
-        let id = self.write(|txn| {
-            add_body(txn, &staged, None, 1)?;
-            let id = QueueId(txn.next_id("queue")?);
-            let entry = QueueEntry {
-                sender: sender.to_owned(),
-                recipients: recipients
-                    .iter()
-                    .map(|r| QueueRecipient {
-                        address: r.address.clone(),
-                        state: RecipientState::Pending,
-                        attempts: 0,
-                        notify: r.notify.clone(),
-                        orcpt: r.orcpt.clone(),
-                    })
-                    .collect(),
-                envelope: envelope.clone(),
-                body,
-                size: raw.len() as u64,
-                queued_at: now,
-                next_attempt_at: now,
-                held: false,
-            };
-            txn.put_as(keys::id(keys::QUEUE, id.0), &entry);
-            Ok(id)
-        })?;
-        staged.keep();
-        Ok(id)
+        let outbound = Outbound {
+            sender,
+            recipients,
+            envelope,
+            now,
+        };
+        let message = crate::NewMessage {
+            raw,
+            cached: None,
+            internal_date: now,
+            flags: crate::Flags::default(),
+            keywords: Default::default(),
+        };
+        let (_, id) = self.deliver_and_enqueue(&[], &message, Some(&outbound))?;
+        id.ok_or_else(|| Error::Io("the queue entry was not written".to_owned()))
     }
 
     /// A queue entry by id.

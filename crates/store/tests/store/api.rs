@@ -96,6 +96,48 @@ fn a_delivery_with_a_missing_mailbox_delivers_nothing() {
 }
 
 #[test]
+fn delivery_and_queueing_happen_together_or_not_at_all() {
+    let (_dir, store, user) = fresh();
+    let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap().id;
+    let remote = [store::NewQueueRecipient {
+        address: "x@pnn.police.uk".into(),
+        notify: Some("NEVER".into()),
+        orcpt: None,
+    }];
+    let envelope = store::QueueEnvelope::default();
+    let outbound = store::Outbound {
+        sender: "a@b.cjsm.net",
+        recipients: &remote,
+        envelope: &envelope,
+        now: 7,
+    };
+    let err = store
+        .deliver_and_enqueue(
+            &[inbox, store::MailboxId(9999)],
+            &msg(b"x"),
+            Some(&outbound),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::NoSuchMailbox(9999)));
+    assert!(store.queue_entries().unwrap().is_empty(), "nothing queued");
+    assert_eq!(store.mailbox(inbox).unwrap().unwrap().messages, 0);
+
+    let (landed, queued) = store
+        .deliver_and_enqueue(&[inbox], &msg(b"y"), Some(&outbound))
+        .unwrap();
+    let entry = store.queue_entry(queued.unwrap()).unwrap().unwrap();
+    assert_eq!(entry.body, landed[0].body, "one body for both");
+    assert_eq!(entry.recipients[0].notify.as_deref(), Some("NEVER"));
+    assert_eq!(store.check_consistency().unwrap().bodies, 1);
+    store.remove_queue_entry(queued.unwrap()).unwrap();
+    assert_eq!(
+        store.read_body(landed[0].body).unwrap(),
+        b"y",
+        "the mailbox keeps it"
+    );
+}
+
+#[test]
 fn uids_are_never_reused_and_modseq_grows() {
     let (_dir, store, user) = fresh();
     let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap().id;
