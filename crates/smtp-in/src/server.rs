@@ -227,7 +227,7 @@ pub async fn serve(
     shutdown: &CancellationToken,
 ) -> io::Result<()> {
     let stream = if implicit_tls {
-        handshake(stream, ctx).await?
+        handshake(stream, ctx, shutdown).await?
     } else {
         stream
     };
@@ -269,7 +269,7 @@ impl Connection<'_> {
                 Step::StartTls => {
                     self.flush().await?;
                     let stream = self.stream.take().ok_or_else(gone)?;
-                    let stream = handshake(stream, self.ctx).await?;
+                    let stream = handshake(stream, self.ctx, shutdown).await?;
                     let tls = tls_info(&stream, &self.ctx.store).await.ok_or_else(gone)?;
                     debug!(version = %tls.version, cipher = %tls.cipher, "STARTTLS done");
                     self.stream = Some(stream);
@@ -621,14 +621,25 @@ fn notify_text(notify: &crate::Notify) -> String {
     parts.join(",")
 }
 
-/// The server side of the TLS handshake, under the handshake timeout.
-async fn handshake(stream: Stream, ctx: &Context) -> io::Result<Stream> {
-    match tokio::time::timeout(ctx.timeouts.handshake, stream.upgrade(&ctx.tls)).await {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the TLS handshake took too long",
+/// The server side of the TLS handshake, under the handshake timeout; a
+/// shutdown abandons it (nothing can be said to a client mid-handshake).
+async fn handshake(
+    stream: Stream,
+    ctx: &Context,
+    shutdown: &CancellationToken,
+) -> io::Result<Stream> {
+    tokio::select! {
+        () = shutdown.cancelled() => Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "the server is shutting down",
         )),
+        result = tokio::time::timeout(ctx.timeouts.handshake, stream.upgrade(&ctx.tls)) => match result {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the TLS handshake took too long",
+            )),
+        },
     }
 }
 
