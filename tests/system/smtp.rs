@@ -228,7 +228,7 @@ print("sent")
 }
 
 #[test]
-fn gateways_prove_their_organisation_with_a_ward_issued_certificate() {
+fn gateways_prove_their_organisation_with_a_certificate_or_their_network() {
     let (dir, mut ward, users) = demo();
     let (eric, _) = &users[0];
     let config = dir.path().join("ward.toml");
@@ -308,15 +308,30 @@ fn gateways_prove_their_organisation_with_a_ward_issued_certificate() {
     let listed = cli(&config, &["org", "cert", "list"]);
     assert!(listed.contains("REVOKED"), "{listed}");
 
+    // Recognised by source network instead: TLS still required.
+    let set = cli(&config, &["org", "networks", "safeguarder", "127.0.0.0/8"]);
+    assert!(set.contains("127.0.0.0/8"), "{set}");
+    let (ok, text) = send(None, "from the safeguarders' network");
+    assert!(ok, "by network: {text}");
+    let (ok, text) = swaks(smtp, &["--from", from, "--to", eric, "--body", "in clear"]);
+    assert!(
+        !ok && text.contains("530 5.7.0"),
+        "by network, no TLS: {text}"
+    );
+    cli(&config, &["org", "networks", "safeguarder", "--clear"]);
+    let (ok, text) = send(None, "after the networks were cleared");
+    assert!(!ok && text.contains("<~* 5"), "networks cleared: {text}");
+
     ward.signal("TERM");
     assert!(ward.wait().success());
     let mail = inbox(&ward.data, eric);
     assert_eq!(
         mail.len(),
-        1,
-        "only the proven gateway's message was accepted"
+        2,
+        "only the proven gateway's messages were accepted"
     );
     assert!(String::from_utf8_lossy(&mail[0]).contains("from the safeguarders' gateway"));
+    assert!(String::from_utf8_lossy(&mail[1]).contains("from the safeguarders' network"));
 }
 
 /// Connects Oakfield Solicitors as a second SMTP organisation.

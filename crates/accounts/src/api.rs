@@ -149,6 +149,12 @@ pub enum Request {
     OrgCertList {
         organisation: Option<String>,
     },
+    /// Show (`networks: None`) or set (an empty list clears) the source
+    /// networks an SMTP organisation's gateway is recognised by.
+    OrgNetworks {
+        organisation: String,
+        networks: Option<Vec<String>>,
+    },
     UserAdd(UserForm),
     UserImport {
         organisation: String,
@@ -219,6 +225,7 @@ impl Request {
             Self::OrgCertIssue { .. } => "org-cert-issue",
             Self::OrgCertRevoke { .. } => "org-cert-revoke",
             Self::OrgCertList { .. } => "org-cert-list",
+            Self::OrgNetworks { .. } => "org-networks",
             Self::UserAdd(_) => "user-add",
             Self::UserImport { .. } => "user-import",
             Self::UserList { .. } => "user-list",
@@ -244,7 +251,14 @@ impl Request {
     pub fn changes_community(&self) -> bool {
         matches!(
             self,
-            Self::OrgApprove { .. } | Self::OrgSuspend { .. } | Self::OrgResume { .. } | Self::Demo
+            Self::OrgApprove { .. }
+                | Self::OrgSuspend { .. }
+                | Self::OrgResume { .. }
+                | Self::OrgNetworks {
+                    networks: Some(_),
+                    ..
+                }
+                | Self::Demo
         )
     }
 }

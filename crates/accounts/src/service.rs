@@ -189,6 +189,10 @@ impl Service {
             Request::OrgCertList { organisation } => {
                 crate::certs::list(self, caller, organisation.as_deref())
             }
+            Request::OrgNetworks {
+                organisation,
+                networks,
+            } => crate::certs::networks(self, caller, &organisation, networks),
             Request::UserAdd(form) => users::add(self, caller, &form),
             Request::UserImport { organisation, csv } => {
                 users::import(self, caller, &organisation, &csv)

@@ -81,6 +81,17 @@ pub(crate) enum OrgCommand {
     /// organisations' mail servers.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Show or set the networks (CIDR) from which an SMTP organisation's
+    /// gateway is recognised over TLS without a certificate.
+    Networks {
+        /// Domain, name or number.
+        organisation: String,
+        /// The networks, e.g. 192.0.2.0/24 2001:db8::/48; none: show them.
+        networks: Vec<String>,
+        /// Remove every network (the gateway must present a certificate).
+        #[arg(long, conflicts_with = "networks")]
+        clear: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -368,6 +379,14 @@ pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<(Request, Optio
         OrgCommand::Suspend { organisation } => Request::OrgSuspend { organisation },
         OrgCommand::Resume { organisation } => Request::OrgResume { organisation },
         OrgCommand::Admins { organisation } => Request::OrgAdmins { organisation },
+        OrgCommand::Networks {
+            organisation,
+            networks,
+            clear,
+        } => Request::OrgNetworks {
+            organisation,
+            networks: (clear || !networks.is_empty()).then_some(networks),
+        },
         OrgCommand::Cert(_) => unreachable!("handled above"),
     };
     Ok((request, None))

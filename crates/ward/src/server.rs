@@ -206,6 +206,7 @@ impl Daemon {
             options.limits =
                 policy::Limits::new(settings.max_message_size, settings.max_recipients);
             options.max_bad_commands = settings.max_bad_commands;
+            options.postmaster = settings.postmaster.clone();
             let mut ctx = smtp_in::Context::new(
                 options,
                 tls.clone(),

@@ -139,6 +139,8 @@ pub struct SmtpSettings {
     pub data_timeout: Duration,
     /// Bad commands tolerated before the connection is closed.
     pub max_bad_commands: usize,
+    /// The hosted mailbox that receives mail for `postmaster`, if any.
+    pub postmaster: Option<policy::Address>,
 }
 
 /// How log lines are written.

@@ -58,6 +58,7 @@ pub struct RawSmtp {
     pub command_timeout_seconds: Option<i64>,
     pub data_timeout_seconds: Option<i64>,
     pub max_bad_commands: Option<i64>,
+    pub postmaster: Option<String>,
 }
 
 const SECTIONS: [&str; 8] = [
@@ -125,6 +126,7 @@ impl RawConfig {
             command_timeout_seconds: smtp_section.integer("command_timeout_seconds", p),
             data_timeout_seconds: smtp_section.integer("data_timeout_seconds", p),
             max_bad_commands: smtp_section.integer("max_bad_commands", p),
+            postmaster: smtp_section.string("postmaster", p),
         };
         smtp_section.finish(p);
 
@@ -274,6 +276,30 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
     .map(|m| Duration::from_secs(m * 60));
 
     let r = &raw.smtp;
+    let postmaster = r.postmaster.as_deref().and_then(|text| {
+        match policy::Address::parse(text.trim().as_bytes(), policy::ParseOptions::smtputf8()) {
+            Ok(address)
+                if policy::Domain::parse(&suffix)
+                    .is_ok_and(|s| address.domain().is_within(&s) && *address.domain() != s) =>
+            {
+                Some(address)
+            }
+            Ok(_) => {
+                p.push(Problem::new(
+                    "smtp.postmaster",
+                    format!("{text:?} must be a hosted mailbox, ending in .{suffix}"),
+                ));
+                None
+            }
+            Err(why) => {
+                p.push(Problem::new(
+                    "smtp.postmaster",
+                    format!("{text:?} is not a valid address: {why}"),
+                ));
+                None
+            }
+        }
+    });
     let smtp = match (
         bounded(
             &mut p,
@@ -327,6 +353,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             command_timeout: Duration::from_secs(command),
             data_timeout: Duration::from_secs(data),
             max_bad_commands: bad as usize,
+            postmaster,
         }),
         _ => None,
     };
