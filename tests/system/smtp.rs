@@ -334,6 +334,69 @@ fn gateways_prove_their_organisation_with_a_certificate_or_their_network() {
     assert!(String::from_utf8_lossy(&mail[1]).contains("from the safeguarders' network"));
 }
 
+#[test]
+fn external_secure_domain_servers_prove_themselves_with_a_certificate() {
+    // A CA Ward is told to trust (`[tls] extra_ca_file`) vouches for the
+    // Ministry's mail server, as a public CA would.
+    let dir = tempfile::tempdir().unwrap();
+    let ministry_ca =
+        transport::ca::CertificateAuthority::ensure(&dir.path().join("ministry-ca")).unwrap();
+    let issued = ministry_ca
+        .issue("mail.justice.gov.uk", "Ministry of Justice", 30)
+        .unwrap();
+    let cert = dir.path().join("mail.justice.gov.uk.pem");
+    let key = dir.path().join("mail.justice.gov.uk.key");
+    std::fs::write(&cert, &issued.certificate_pem).unwrap();
+    std::fs::write(&key, &issued.key_pem).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[tls]\nextra_ca_file = \"{}\"\n",
+            ministry_ca.certificate_path().display()
+        ),
+    );
+    let mut first = Ward::start(&config, &[]);
+    first.signal("TERM");
+    first.wait();
+    let out = cli(&config, &["demo"]);
+    let eric = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("user"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let mut ward = Ward::start(&config, &[]);
+    let smtp = ward.addr("smtp").port();
+    let send = |with_cert: bool, body: &str| {
+        let mut args = vec![
+            "--tls",
+            "--from",
+            "dave@justice.gov.uk",
+            "--to",
+            &eric,
+            "--body",
+            body,
+        ];
+        let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        if with_cert {
+            args.extend(["--tls-cert", c, "--tls-key", k]);
+        }
+        swaks(smtp, &args)
+    };
+    let (ok, text) = send(false, "unproven");
+    assert!(
+        !ok && text.contains("<~* 550 5.7.1"),
+        "no certificate: {text}"
+    );
+    let (ok, text) = send(true, "from the ministry's server");
+    assert!(ok, "with the ministry's certificate: {text}");
+    ward.signal("TERM");
+    assert!(ward.wait().success());
+    let mail = inbox(&ward.data, &eric);
+    assert_eq!(mail.len(), 1);
+    assert!(String::from_utf8_lossy(&mail[0]).contains("from the ministry's server"));
+}
+
 /// Connects Oakfield Solicitors as a second SMTP organisation.
 fn ward_apply(config: &Path) -> String {
     cli(

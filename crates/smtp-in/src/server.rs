@@ -646,33 +646,36 @@ async fn handshake(
 /// What the session needs to know about the connection's TLS: version,
 /// cipher, and the organisation whose gateway certificate (issued by Ward's
 /// CA, verified in the handshake) the client presented, unless it was
-/// revoked or has expired.
+/// revoked or has expired. Any other verified client certificate (from a CA
+/// that vouches for external secure domains) gives its DNS names, which
+/// can prove an external secure domain; a Ward-issued one never does.
 async fn tls_info(stream: &Stream, store: &Store) -> Option<TlsInfo> {
     let summary = stream.tls_summary()?;
     let mut info = TlsInfo::new(summary.version, summary.cipher);
+    let names: Vec<policy::Domain> = summary
+        .client_certificate_names
+        .iter()
+        .filter_map(|n| policy::Domain::parse(n.strip_prefix("*.").unwrap_or(n)).ok())
+        .collect();
     if let Some(cert) = summary.client_certificate {
         let fingerprint = transport::ca::fingerprint(&cert);
         let store = store.clone();
+        // Some(organisation, if still valid) for a Ward-issued certificate;
+        // None for a certificate from another trusted CA.
         let found = tokio::task::spawn_blocking(move || {
-            let record = store.gateway_certificate(&fingerprint)?;
-            let now = unix_now();
-            match record {
-                Some(c) if c.revoked_at.is_none() && c.not_after > now => Ok(store
-                    .organisation(c.organisation)?
-                    .map(|o| o.name)),
-                Some(c) => {
-                    tracing::warn!(%fingerprint, revoked = c.revoked_at.is_some(), "gateway certificate revoked or expired");
-                    Ok(None)
-                }
-                None => {
-                    tracing::warn!(%fingerprint, "client certificate from Ward's CA that Ward has no record of");
-                    Ok::<_, store::Error>(None)
-                }
+            let Some(c) = store.gateway_certificate(&fingerprint)? else {
+                return Ok::<_, store::Error>(None);
+            };
+            if c.revoked_at.is_none() && c.not_after > unix_now() {
+                return Ok(Some(store.organisation(c.organisation)?.map(|o| o.name)));
             }
+            tracing::warn!(%fingerprint, revoked = c.revoked_at.is_some(), "gateway certificate revoked or expired");
+            Ok(Some(None))
         })
         .await;
         match found {
-            Ok(Ok(org)) => info.gateway_organisation = org,
+            Ok(Ok(Some(org))) => info.gateway_organisation = org,
+            Ok(Ok(None)) => info.client_certificate_names = names,
             Ok(Err(e)) => tracing::warn!(error = %e, "gateway certificate lookup failed"),
             Err(e) => tracing::warn!(error = %e, "gateway certificate lookup panicked"),
         }

@@ -169,6 +169,10 @@ pub struct Config {
     pub smtp: SmtpSettings,
     /// The server certificate.
     pub tls: TlsSource,
+    /// CA certificates trusted besides the public roots, for the servers
+    /// Ward relays to and for external secure domains' servers that present
+    /// client certificates (`[tls] extra_ca_file`).
+    pub extra_ca_file: Option<PathBuf>,
     /// Every address to listen on, with its kind.
     pub listeners: Vec<(ListenerKind, SocketAddr)>,
     /// The admin API's Unix socket.

@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub smtp: RawSmtp,
     pub tls_certificate: Option<String>,
     pub tls_private_key: Option<String>,
+    pub tls_extra_ca_file: Option<String>,
     pub listen: Vec<(ListenerKind, Option<Vec<String>>)>,
     pub admin_socket: Option<String>,
     pub log_format: Option<String>,
@@ -133,6 +134,7 @@ impl RawConfig {
         let mut tls = Section::of(&root, "tls", p);
         let tls_certificate = tls.string("certificate", p);
         let tls_private_key = tls.string("private_key", p);
+        let tls_extra_ca_file = tls.string("extra_ca_file", p);
         tls.finish(p);
 
         let mut listen = Section::of(&root, "listen", p);
@@ -161,6 +163,7 @@ impl RawConfig {
             smtp,
             tls_certificate,
             tls_private_key,
+            tls_extra_ca_file,
             listen: listen_values,
             admin_socket,
             log_format,
@@ -395,6 +398,23 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         "connections",
     );
 
+    let extra_ca_file = raw.tls_extra_ca_file.as_deref().and_then(|f| {
+        let path = resolve(f);
+        match transport::certificate::read_chain(&path) {
+            Ok(certs) if !certs.is_empty() => Some(path),
+            Ok(_) => {
+                p.push(Problem::new(
+                    "tls.extra_ca_file",
+                    format!("{} holds no certificate", path.display()),
+                ));
+                None
+            }
+            Err(e) => {
+                p.push(Problem::new("tls.extra_ca_file", e.to_string()));
+                None
+            }
+        }
+    });
     let tls = match (raw.tls_certificate, raw.tls_private_key) {
         (None, None) => Some(TlsSource::SelfSigned),
         (Some(_), None) => {
@@ -541,6 +561,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             data_dir,
             suffix,
             tls,
+            extra_ca_file,
             listeners,
             admin_socket,
             shutdown_grace,
