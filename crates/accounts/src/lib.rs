@@ -35,6 +35,7 @@ pub mod password;
 mod service;
 mod settings;
 mod users;
+mod verified;
 
 pub use api::{
     ApplicationForm, ApplicationView, AuditLine, CertificateView, Credentials, DirectoryEntry,
