@@ -19,9 +19,9 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
 /// How long a successful check is remembered.
-pub const TTL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const TTL: Duration = Duration::from_secs(10 * 60);
 /// Most entries kept; the oldest half is dropped when it is full.
-pub const CAPACITY: usize = 10_000;
+pub(crate) const CAPACITY: usize = 10_000;
 
 /// The cache; one per [`Service`](crate::Service) and its clones.
 #[derive(Debug)]
