@@ -11,4 +11,5 @@ mod accounts;
 mod check_config;
 mod harness;
 mod lifecycle;
+mod queue;
 mod smtp;

@@ -201,6 +201,14 @@ impl Service {
                 organisation,
                 networks,
             } => crate::certs::networks(self, caller, &organisation, networks),
+            Request::QueueList => crate::queue::list(self, caller),
+            Request::QueueShow { id } => crate::queue::show(self, caller, id),
+            Request::QueueHold { id } => crate::queue::hold(self, caller, id, true),
+            Request::QueueRelease { id } => crate::queue::hold(self, caller, id, false),
+            Request::QueueDelete { id } => crate::queue::delete(self, caller, id),
+            Request::QueueFlush { destination } => {
+                crate::queue::flush(self, caller, destination.as_deref())
+            }
             Request::UserAdd(form) => users::add(self, caller, &form),
             Request::UserImport { organisation, csv } => {
                 users::import(self, caller, &organisation, &csv)
