@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::delivery::{RawImap, RawRelay};
 use super::reader::{Section, unknown_sections};
 use super::{Config, ListenerKind, LogFormat, Problem, SmtpSettings, TlsSource};
 
@@ -20,6 +21,8 @@ pub struct RawConfig {
     pub terms_version: Option<String>,
     pub accounts: RawAccounts,
     pub smtp: RawSmtp,
+    pub relay: RawRelay,
+    pub imap: RawImap,
     pub tls_certificate: Option<String>,
     pub tls_private_key: Option<String>,
     pub tls_extra_ca_file: Option<String>,
@@ -62,11 +65,13 @@ pub struct RawSmtp {
     pub postmaster: Option<String>,
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "community",
     "accounts",
     "smtp",
+    "relay",
+    "imap",
     "tls",
     "listen",
     "admin",
@@ -130,6 +135,8 @@ impl RawConfig {
             postmaster: smtp_section.string("postmaster", p),
         };
         smtp_section.finish(p);
+        let relay = RawRelay::read(&root, p);
+        let imap = RawImap::read(&root, p);
 
         let mut tls = Section::of(&root, "tls", p);
         let tls_certificate = tls.string("certificate", p);
@@ -161,6 +168,8 @@ impl RawConfig {
             terms_version,
             accounts,
             smtp,
+            relay,
+            imap,
             tls_certificate,
             tls_private_key,
             tls_extra_ca_file,
@@ -398,6 +407,8 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         "connections",
     );
 
+    let relay = raw.relay.clone().validate(&resolve, &mut p);
+    let imap = raw.imap.clone().validate(&mut p);
     let extra_ca_file = raw.tls_extra_ca_file.as_deref().and_then(|f| {
         let path = resolve(f);
         match transport::certificate::read_chain(&path) {
@@ -546,6 +557,8 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         max_connections_per_ip,
         accounts,
         smtp,
+        relay,
+        imap,
     ) {
         (
             Some(tls),
@@ -554,9 +567,13 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             Some(max_connections_per_ip),
             Some(accounts),
             Some(smtp),
+            Some(relay),
+            Some(imap),
         ) if p.is_empty() => Ok(Config {
             accounts,
             smtp,
+            relay,
+            imap,
             hostname,
             data_dir,
             suffix,
@@ -574,7 +591,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
     }
 }
 
-fn bounded(
+pub(super) fn bounded(
     p: &mut Vec<Problem>,
     key: &str,
     value: Option<i64>,
