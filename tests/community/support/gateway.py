@@ -36,9 +36,8 @@ class Recorder:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        tls = session.ssl or {}
         version = ""
-        transport = getattr(session, "transport", None)
+        transport = getattr(server, "transport", None)
         if transport is not None:
             obj = transport.get_extra_info("ssl_object")
             if obj is not None:
