@@ -13,3 +13,4 @@ mod harness;
 mod lifecycle;
 mod queue;
 mod smtp;
+mod tls_policy;
