@@ -34,14 +34,22 @@ pub fn ward(args: &[&str]) -> Output {
 }
 
 /// A config file with every listener on 127.0.0.1 port 0 (any free port)
-/// and the data folder inside `dir`; `extra` is appended verbatim.
+/// and the data folder inside `dir`; `extra` is appended verbatim, except
+/// that keys under a leading `[server]` header join the built-in section.
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let (server, extra) = match extra.strip_prefix("[server]\n") {
+        Some(rest) => {
+            let end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
+            (&rest[..end], &rest[end..])
+        }
+        None => ("", extra),
+    };
     let text = format!(
         r#"[server]
 hostname = "localhost"
 data_dir = "data"
 shutdown_grace_seconds = 5
-
+{server}
 [listen]
 smtp = ["127.0.0.1:0"]
 submission = ["127.0.0.1:0"]
@@ -316,8 +324,13 @@ pub async fn tcp(addr: SocketAddr) -> TcpStream {
 /// The demo community on a fresh data folder: returns the started daemon
 /// and `(address, password)` of each demo user.
 pub fn demo() -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
+    demo_with("")
+}
+
+/// [`demo`] with extra configuration sections.
+pub fn demo_with(extra: &str) -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "");
+    let config = write_config(dir.path(), extra);
     let mut first = Ward::start(&config, &[]);
     first.signal("TERM");
     first.wait();
