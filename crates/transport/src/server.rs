@@ -118,7 +118,9 @@ impl ServerTls {
             })?;
             builder.with_client_cert_verifier(verifier)
         };
-        let config = builder.with_cert_resolver(resolver.clone());
+        let mut config = builder.with_cert_resolver(resolver.clone());
+        // The server's suite order (strongest first), not the client's.
+        config.ignore_client_order = true;
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             resolver,
