@@ -1,0 +1,479 @@
+//! The async SMTP client: one connection to one server, taken through
+//! greeting, EHLO, STARTTLS (or implicit TLS on port 465), EHLO again, then
+//! any number of transactions. Only this module touches the socket; the
+//! grammar is in `proto`.
+//!
+//! A connection never carries `MAIL FROM` before TLS is established and the
+//! server's certificate verified for the host name: without STARTTLS, or
+//! with a certificate that does not verify, the attempt ends before any
+//! envelope or message byte is sent.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::error::Failure;
+use crate::proto::{Capabilities, Command, Reply, dot_stuff, parse_reply};
+use crate::resolve::Candidate;
+use crate::schedule::Job;
+
+/// What a connection needs from the relay's configuration.
+#[derive(Clone)]
+pub(crate) struct ClientContext {
+    /// The EHLO name.
+    pub(crate) hostname: String,
+    /// The TLS client configuration.
+    pub(crate) tls: Arc<ClientConfig>,
+    /// TCP connect and greeting timeout.
+    pub(crate) connect_timeout: Duration,
+    /// Per-reply timeout.
+    pub(crate) command_timeout: Duration,
+}
+
+/// The negotiated TLS parameters, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsInfo {
+    /// For example `TLSv1.3`.
+    pub(crate) version: String,
+    /// For example `TLS13_AES_256_GCM_SHA384`.
+    pub(crate) cipher: String,
+}
+
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// After a failed TLS handshake.
+    Closed,
+}
+
+/// An open, encrypted SMTP connection ready for `MAIL FROM`.
+pub(crate) struct Session {
+    io: Io,
+    buf: Vec<u8>,
+    /// The server's host name, as verified.
+    pub(crate) host: String,
+    /// The address connected to.
+    pub(crate) peer: SocketAddr,
+    /// What the server offers (from the EHLO after TLS).
+    pub(crate) capabilities: Capabilities,
+    /// The negotiated TLS parameters.
+    pub(crate) tls: TlsInfo,
+    command_timeout: Duration,
+}
+
+/// What happened to each recipient of one transaction.
+#[derive(Debug)]
+pub(crate) struct TransactionOutcome {
+    /// Per recipient (queue index): accepted, or why not.
+    pub(crate) recipients: Vec<(usize, Result<(), Failure>)>,
+    /// Whether the message was accepted (DATA's 250) for the accepted
+    /// recipients.
+    pub(crate) accepted: bool,
+    /// Whether the connection can carry another transaction.
+    pub(crate) reusable: bool,
+}
+
+async fn read_from<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 4096];
+    let n = s.read(&mut chunk).await?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+impl Session {
+    /// Connects to the first of the candidate's addresses that answers and
+    /// secures the connection.
+    ///
+    /// # Errors
+    ///
+    /// A temporary [`Failure`]: connection refused or timed out, greeting or
+    /// EHLO refused, no STARTTLS, TLS or certificate failure.
+    pub(crate) async fn open(candidate: &Candidate, ctx: &ClientContext) -> Result<Self, Failure> {
+        let mut last = Failure::Connect {
+            host: candidate.host.clone(),
+            reason: "no address".into(),
+        };
+        for &addr in &candidate.addresses {
+            match Self::open_one(&candidate.host, addr, ctx).await {
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    tracing::debug!(host = %candidate.host, %addr, error = %e, "connection attempt failed");
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn open_one(host: &str, addr: SocketAddr, ctx: &ClientContext) -> Result<Self, Failure> {
+        let name = format!("{host} ({addr})");
+        let connect_failure = |reason: String| Failure::Connect {
+            host: name.clone(),
+            reason,
+        };
+        let tcp = match tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) => return Err(connect_failure(e.to_string())),
+            Err(_) => return Err(connect_failure("timed out".into())),
+        };
+        let _ = tcp.set_nodelay(true);
+        let server_name = ServerName::try_from(host.to_owned()).map_err(|e| Failure::Tls {
+            host: name.clone(),
+            reason: format!("not a valid server name: {e}"),
+        })?;
+        let mut session = Session {
+            io: Io::Plain(tcp),
+            buf: Vec::new(),
+            host: host.to_owned(),
+            peer: addr,
+            capabilities: Capabilities::default(),
+            tls: TlsInfo {
+                version: String::new(),
+                cipher: String::new(),
+            },
+            command_timeout: ctx.command_timeout,
+        };
+        let implicit = addr.port() == 465;
+        if implicit {
+            session.handshake(server_name.clone(), ctx).await?;
+        }
+        let greeting = session
+            .read_reply_within(ctx.connect_timeout)
+            .await
+            .map_err(|e| connect_failure(format!("no greeting: {e}")))?;
+        if greeting.code != 220 {
+            return Err(connect_failure(format!("refused service: {greeting}")));
+        }
+        let ehlo = session
+            .command(&Command::Ehlo(ctx.hostname.clone()))
+            .await?;
+        if !ehlo.is_positive() {
+            return Err(connect_failure(format!("EHLO refused: {ehlo}")));
+        }
+        if !implicit {
+            let caps = Capabilities::from_ehlo(&ehlo);
+            if !caps.starttls {
+                let _ = session.command(&Command::Quit).await;
+                return Err(Failure::NoStartTls { host: name });
+            }
+            let reply = session.command(&Command::StartTls).await?;
+            if reply.code != 220 {
+                return Err(Failure::Tls {
+                    host: name,
+                    reason: format!("STARTTLS refused: {reply}"),
+                });
+            }
+            if !session.buf.is_empty() {
+                // Bytes sent before the handshake would be read as if they
+                // came over TLS (the STARTTLS injection class).
+                return Err(Failure::Protocol {
+                    host: name,
+                    reason: "data pipelined after the STARTTLS reply".into(),
+                });
+            }
+            session.handshake(server_name, ctx).await?;
+        }
+        let ehlo = session
+            .command(&Command::Ehlo(ctx.hostname.clone()))
+            .await?;
+        if !ehlo.is_positive() {
+            return Err(connect_failure(format!("EHLO refused after TLS: {ehlo}")));
+        }
+        session.capabilities = Capabilities::from_ehlo(&ehlo);
+        Ok(session)
+    }
+
+    async fn handshake(
+        &mut self,
+        server_name: ServerName<'static>,
+        ctx: &ClientContext,
+    ) -> Result<(), Failure> {
+        let host = format!("{} ({})", self.host, self.peer);
+        let tcp = match std::mem::replace(&mut self.io, Io::Closed) {
+            Io::Plain(tcp) => tcp,
+            other => {
+                self.io = other;
+                return Ok(());
+            }
+        };
+        let connector = TlsConnector::from(Arc::clone(&ctx.tls));
+        let tls =
+            match tokio::time::timeout(ctx.command_timeout, connector.connect(server_name, tcp))
+                .await
+            {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    return Err(Failure::Tls {
+                        host,
+                        reason: e.to_string(),
+                    });
+                }
+                Err(_) => {
+                    return Err(Failure::Tls {
+                        host,
+                        reason: "handshake timed out".into(),
+                    });
+                }
+            };
+        let conn = tls.get_ref().1;
+        self.tls = TlsInfo {
+            version: conn
+                .protocol_version()
+                .and_then(|v| v.as_str())
+                .unwrap_or("TLS")
+                .replace("TLSv1_", "TLSv1."),
+            cipher: conn
+                .negotiated_cipher_suite()
+                .and_then(|c| c.suite().as_str())
+                .unwrap_or("unknown")
+                .to_owned(),
+        };
+        self.io = Io::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    fn name(&self) -> String {
+        format!("{} ({})", self.host, self.peer)
+    }
+
+    fn io_failure(&self, e: impl std::fmt::Display) -> Failure {
+        Failure::Protocol {
+            host: self.name(),
+            reason: e.to_string(),
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        let timeout = self.command_timeout;
+        let result = match &mut self.io {
+            Io::Plain(s) => tokio::time::timeout(timeout, write_all(s, bytes)).await,
+            Io::Tls(s) => tokio::time::timeout(timeout, write_all(s.as_mut(), bytes)).await,
+            Io::Closed => return Err(self.io_failure("connection closed")),
+        };
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.io_failure(e)),
+            Err(_) => Err(self.io_failure("write timed out")),
+        }
+    }
+
+    async fn read_reply_within(&mut self, timeout: Duration) -> Result<Reply, Failure> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match parse_reply(&self.buf) {
+                Ok(Some((reply, used))) => {
+                    self.buf.drain(..used);
+                    return Ok(reply);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Failure::protocol(&self.name(), &e)),
+            }
+            let read = match &mut self.io {
+                Io::Plain(s) => {
+                    tokio::time::timeout_at(deadline, read_from(s, &mut self.buf)).await
+                }
+                Io::Tls(s) => {
+                    tokio::time::timeout_at(deadline, read_from(s.as_mut(), &mut self.buf)).await
+                }
+                Io::Closed => return Err(self.io_failure("connection closed")),
+            };
+            match read {
+                Ok(Ok(0)) => return Err(self.io_failure("connection closed by the server")),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(self.io_failure(e)),
+                Err(_) => return Err(self.io_failure("timed out waiting for a reply")),
+            }
+        }
+    }
+
+    async fn command(&mut self, command: &Command) -> Result<Reply, Failure> {
+        self.write(&command.encode()).await?;
+        self.read_reply_within(self.command_timeout).await
+    }
+
+    fn rejected(&self, reply: Reply) -> Failure {
+        Failure::Rejected {
+            host: self.name(),
+            reply,
+        }
+    }
+
+    /// Runs one transaction: `MAIL`, a `RCPT` per recipient, `DATA` and the
+    /// message. The outcome says which recipients the server accepted the
+    /// message for; the caller records that at once.
+    pub(crate) async fn send(&mut self, job: &Job, message: &[u8]) -> TransactionOutcome {
+        let all = |f: &Failure| -> Vec<(usize, Result<(), Failure>)> {
+            job.recipients
+                .iter()
+                .map(|r| (r.index, Err(f.clone())))
+                .collect()
+        };
+        let caps = self.capabilities.clone();
+        let unsupported = |reason: &str, status: &'static str| Failure::Unsupported {
+            host: self.name(),
+            reason: reason.to_owned(),
+            status,
+        };
+        let refusal = if job.envelope.smtputf8 && !caps.smtputf8 {
+            Some(unsupported("it does not support SMTPUTF8", "5.6.7"))
+        } else if job.envelope.requiretls && !caps.requiretls {
+            Some(unsupported("it does not support REQUIRETLS", "5.7.30"))
+        } else if caps.too_large(message.len() as u64) {
+            Some(unsupported("the message exceeds its size limit", "5.3.4"))
+        } else {
+            None
+        };
+        if let Some(f) = refusal {
+            return TransactionOutcome {
+                recipients: all(&f),
+                accepted: false,
+                reusable: true,
+            };
+        }
+        match self.transaction(job, message, &caps).await {
+            Ok(outcome) => outcome,
+            Err(f) => TransactionOutcome {
+                recipients: all(&f),
+                accepted: false,
+                reusable: false,
+            },
+        }
+    }
+
+    async fn transaction(
+        &mut self,
+        job: &Job,
+        message: &[u8],
+        caps: &Capabilities,
+    ) -> Result<TransactionOutcome, Failure> {
+        let mut params = Vec::new();
+        if caps.size.is_some() {
+            params.push(format!("SIZE={}", message.len()));
+        }
+        if job.envelope.eight_bit && caps.eight_bit_mime {
+            params.push("BODY=8BITMIME".to_owned());
+        }
+        if job.envelope.smtputf8 {
+            params.push("SMTPUTF8".to_owned());
+        }
+        if job.envelope.requiretls {
+            params.push("REQUIRETLS".to_owned());
+        }
+        if caps.dsn {
+            if let Some(ret) = &job.envelope.ret {
+                params.push(format!("RET={ret}"));
+            }
+            if let Some(envid) = &job.envelope.envid {
+                params.push(format!("ENVID={envid}"));
+            }
+        }
+        let reply = self
+            .command(&Command::Mail {
+                sender: job.sender.clone(),
+                params,
+            })
+            .await?;
+        if !reply.is_positive() {
+            let f = self.rejected(reply);
+            let reusable = self.command(&Command::Rset).await.is_ok();
+            return Ok(TransactionOutcome {
+                recipients: job
+                    .recipients
+                    .iter()
+                    .map(|r| (r.index, Err(f.clone())))
+                    .collect(),
+                accepted: false,
+                reusable,
+            });
+        }
+        let mut results: Vec<(usize, Result<(), Failure>)> = Vec::new();
+        for r in &job.recipients {
+            let mut params = Vec::new();
+            if caps.dsn {
+                if let Some(n) = &r.notify {
+                    params.push(format!("NOTIFY={n}"));
+                }
+                if let Some(o) = &r.orcpt {
+                    params.push(format!("ORCPT={o}"));
+                }
+            }
+            let reply = self
+                .command(&Command::Rcpt {
+                    recipient: r.address.clone(),
+                    params,
+                })
+                .await?;
+            if reply.is_positive() {
+                results.push((r.index, Ok(())));
+            } else {
+                results.push((r.index, Err(self.rejected(reply))));
+            }
+        }
+        if results.iter().all(|(_, r)| r.is_err()) {
+            let reusable = self.command(&Command::Rset).await.is_ok();
+            return Ok(TransactionOutcome {
+                recipients: results,
+                accepted: false,
+                reusable,
+            });
+        }
+        let reply = self.command(&Command::Data).await?;
+        if !reply.is_intermediate() {
+            let f = self.rejected(reply);
+            for (_, r) in &mut results {
+                if r.is_ok() {
+                    *r = Err(f.clone());
+                }
+            }
+            let reusable = self.command(&Command::Rset).await.is_ok();
+            return Ok(TransactionOutcome {
+                recipients: results,
+                accepted: false,
+                reusable,
+            });
+        }
+        self.write(&dot_stuff(message)).await?;
+        // RFC 5321 §4.5.3.2.6: the final reply may take up to 10 minutes.
+        let reply = self.read_reply_within(self.command_timeout * 2).await?;
+        let accepted = reply.is_positive();
+        if !accepted {
+            let f = self.rejected(reply);
+            for (_, r) in &mut results {
+                if r.is_ok() {
+                    *r = Err(f.clone());
+                }
+            }
+        }
+        Ok(TransactionOutcome {
+            recipients: results,
+            accepted,
+            reusable: true,
+        })
+    }
+
+    /// Says goodbye; errors do not matter any more.
+    pub(crate) async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.command(&Command::Quit)).await;
+        match &mut self.io {
+            Io::Plain(s) => {
+                let _ = s.shutdown().await;
+            }
+            Io::Tls(s) => {
+                let _ = s.shutdown().await;
+            }
+            Io::Closed => {}
+        }
+    }
+}
+
+async fn write_all<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    s.write_all(bytes).await?;
+    s.flush().await
+}
