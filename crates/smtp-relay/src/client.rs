@@ -96,20 +96,23 @@ impl Session {
     /// A temporary [`Failure`]: connection refused or timed out, greeting or
     /// EHLO refused, no STARTTLS, TLS or certificate failure.
     pub(crate) async fn open(candidate: &Candidate, ctx: &ClientContext) -> Result<Self, Failure> {
-        let mut last = Failure::Connect {
-            host: candidate.host.clone(),
-            reason: "no address".into(),
-        };
+        let mut worst: Option<Failure> = None;
         for &addr in &candidate.addresses {
             match Self::open_one(&candidate.host, addr, ctx).await {
                 Ok(s) => return Ok(s),
                 Err(e) => {
                     tracing::debug!(host = %candidate.host, %addr, error = %e, "connection attempt failed");
-                    last = e;
+                    worst = Some(match worst {
+                        None => e,
+                        Some(w) => w.more_telling(e),
+                    });
                 }
             }
         }
-        Err(last)
+        Err(worst.unwrap_or(Failure::Connect {
+            host: candidate.host.clone(),
+            reason: "no address".into(),
+        }))
     }
 
     async fn open_one(host: &str, addr: SocketAddr, ctx: &ClientContext) -> Result<Self, Failure> {

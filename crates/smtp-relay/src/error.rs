@@ -183,6 +183,19 @@ impl Failure {
         }
     }
 
+    /// Of two failures for different addresses or hosts of one destination,
+    /// the one that says more: a server that answered and refused TLS tells
+    /// the sender more than another address that refused the connection.
+    /// Among equals, the first (the preferred server's) wins.
+    pub(crate) fn more_telling(self, later: Failure) -> Failure {
+        let got_further = |f: &Failure| !matches!(f, Failure::Connect { .. });
+        if got_further(&later) && !got_further(&self) {
+            later
+        } else {
+            self
+        }
+    }
+
     /// A protocol error from the reply parser.
     pub(crate) fn protocol(host: &str, e: &ProtoError) -> Self {
         Failure::Protocol {

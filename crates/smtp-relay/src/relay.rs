@@ -799,13 +799,16 @@ fn release(engine: &Engine, id: QueueId) {
 
 /// Opens a connection to the first candidate that works.
 async fn connect(engine: &Engine, candidates: &[Candidate]) -> Result<Session, Failure> {
-    let mut last = None;
+    let mut last: Option<Failure> = None;
     for c in candidates {
         match Session::open(c, &engine.client).await {
             Ok(s) => return Ok(s),
             Err(f) => {
                 tracing::info!(host = %c.host, error = %f, "server not usable; trying the next");
-                last = Some(f);
+                last = Some(match last {
+                    None => f,
+                    Some(l) => l.more_telling(f),
+                });
             }
         }
     }

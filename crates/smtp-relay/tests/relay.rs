@@ -1,0 +1,447 @@
+//! The relay against real TLS SMTP sinks and a DNS responder on loopback.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use policy::SuffixRewrite;
+use store::{QueueEnvelope, RecipientState};
+use support::{Fixture, Pki, Sink, SinkOptions, free_port, gateway_org, wait_for};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+fn tls(f: &Fixture, names: &[&str]) -> SinkOptions {
+    SinkOptions {
+        tls: Some(f.pki.server(names)),
+        reject: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_over_verified_tls_grouping_recipients_and_rewriting_the_suffix() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Probation",
+        "kentprobation.org.uk",
+        port,
+        SuffixRewrite::StripSuffix,
+    )])
+    .await;
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), tls(&f, &["localhost"])).await;
+    for i in 0..3 {
+        f.enqueue(
+            &[
+                "ann@kentprobation.org.uk.cjsm.net",
+                "bob@kentprobation.org.uk.cjsm.net",
+            ],
+            &format!("group-{i}@ward.test"),
+        );
+    }
+    let mut config = f.config();
+    config.max_connections_per_destination = 1;
+    let relay = f.start(config);
+    wait_for(LIMIT, "three messages", || sink.messages().len() == 3).await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+
+    let messages = sink.messages();
+    for m in &messages {
+        assert!(m.tls, "delivered in clear");
+        // One transaction for both recipients, the suffix stripped.
+        assert_eq!(
+            m.rcpt_to,
+            ["ann@kentprobation.org.uk", "bob@kentprobation.org.uk"]
+        );
+        assert_eq!(m.mail_from, support::SENDER);
+        let to = m.header("To").unwrap();
+        assert_eq!(to, "ann@kentprobation.org.uk, bob@kentprobation.org.uk");
+        // Dot-stuffing undone by the peer: the body arrives as it was.
+        assert!(text(&m.data).contains("\r\n.leading dot\r\n"));
+    }
+    // One connection carried all three messages.
+    assert_eq!(sink.connections(), 1);
+    assert_eq!(sink.transactions_per_connection(), [3]);
+    assert!(!text(&sink.plain()).contains("MAIL FROM"));
+
+    // Every delivery is audited with its TLS version and cipher.
+    let audit = f.store.audit_records(1, 100).unwrap();
+    let deliveries: Vec<_> = audit
+        .iter()
+        .filter(|r| r.action == "relay.deliver")
+        .collect();
+    assert_eq!(deliveries.len(), 3);
+    for r in deliveries {
+        assert_eq!(r.actor, "system");
+        assert!(r.source.contains("localhost"), "{r:?}");
+        assert!(r.detail.contains("tls=TLSv1.3"), "{r:?}");
+        assert!(r.detail.contains("cipher=TLS13_"), "{r:?}");
+        assert!(r.detail.contains("message-id=<group-"), "{r:?}");
+        assert!(r.detail.contains("ann@kentprobation.org.uk"), "{r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_starttls_or_a_bad_certificate_never_sends_in_clear_and_bounces_at_expiry() {
+    let plain_port = free_port().await;
+    let forged_port = free_port().await;
+    let wrong_name_port = free_port().await;
+    let f = Fixture::new(vec![
+        gateway_org(
+            "Plain",
+            "plain.org.uk",
+            plain_port,
+            SuffixRewrite::KeepSuffix,
+        ),
+        gateway_org(
+            "Forged",
+            "forged.org.uk",
+            forged_port,
+            SuffixRewrite::KeepSuffix,
+        ),
+        gateway_org(
+            "Misnamed",
+            "misnamed.org.uk",
+            wrong_name_port,
+            SuffixRewrite::KeepSuffix,
+        ),
+    ])
+    .await;
+    let plain = Sink::start(
+        &format!("127.0.0.1:{plain_port}"),
+        SinkOptions {
+            tls: None,
+            reject: Vec::new(),
+        },
+    )
+    .await;
+    let forged = Sink::start(
+        &format!("127.0.0.1:{forged_port}"),
+        SinkOptions {
+            tls: Some(Pki::untrusted_server(&["localhost"])),
+            reject: Vec::new(),
+        },
+    )
+    .await;
+    let misnamed = Sink::start(
+        &format!("127.0.0.1:{wrong_name_port}"),
+        tls(&f, &["somewhere-else.test"]),
+    )
+    .await;
+    f.enqueue(&["x@plain.org.uk.cjsm.net"], "plain@ward.test");
+    f.enqueue(&["x@forged.org.uk.cjsm.net"], "forged@ward.test");
+    f.enqueue(&["x@misnamed.org.uk.cjsm.net"], "misnamed@ward.test");
+    let mut config = f.config();
+    config.max_age = Duration::from_secs(4);
+    let relay = f.start(config);
+
+    // Tried, refused to go on, and still queued.
+    wait_for(LIMIT, "attempts at every gateway", || {
+        plain.connections() > 0 && forged.connections() > 0 && misnamed.connections() > 0
+    })
+    .await;
+    wait_for(LIMIT, "deferred recipients", || {
+        f.store
+            .queue_entries()
+            .unwrap()
+            .iter()
+            .all(|(_, e)| matches!(e.recipients[0].state, RecipientState::Deferred { .. }))
+    })
+    .await;
+    assert_eq!(f.queue_len(), 3);
+
+    // At expiry the sender learns why.
+    wait_for(LIMIT, "three failure reports", || f.inbox().len() == 3).await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+
+    for sink in [&plain, &forged, &misnamed] {
+        assert!(sink.messages().is_empty());
+        let seen = text(&sink.raw());
+        assert!(!seen.contains("MAIL FROM"), "{seen}");
+        assert!(!seen.contains("RCPT TO"), "{seen}");
+        assert!(!seen.contains("Hello."), "{seen}");
+    }
+    let reports: Vec<String> = f.inbox().iter().map(|r| text(r)).collect();
+    let find = |id: &str| {
+        reports
+            .iter()
+            .find(|r| r.contains(id))
+            .unwrap_or_else(|| panic!("no report for {id}: {reports:?}"))
+            .clone()
+    };
+    let r = find("plain@ward.test");
+    assert!(r.contains("does not offer STARTTLS"), "{r}");
+    assert!(
+        r.contains("Action: failed") && r.contains("Status: 5.4.7"),
+        "{r}"
+    );
+    assert!(
+        r.contains("Final-Recipient: rfc822; x@plain.org.uk.cjsm.net"),
+        "{r}"
+    );
+    let r = find("forged@ward.test");
+    assert!(r.contains("TLS with localhost"), "{r}");
+    assert!(r.to_lowercase().contains("certificate"), "{r}");
+    let r = find("misnamed@ward.test");
+    assert!(r.to_lowercase().contains("certificate"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_outage_500_messages_arrive_exactly_once() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Police",
+        "kentpolice.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    for i in 0..500 {
+        f.enqueue(
+            &["duty.officer@kentpolice.org.uk.cjsm.net"],
+            &format!("outage-{i}@ward.test"),
+        );
+    }
+    let relay = f.start(f.config());
+    // The gateway is down: every message is tried and deferred.
+    wait_for(LIMIT, "500 deferred messages", || {
+        f.store
+            .queue_entries()
+            .unwrap()
+            .iter()
+            .filter(|(_, e)| e.recipients[0].attempts >= 1)
+            .count()
+            == 500
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(f.queue_len(), 500);
+
+    // It comes back.
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), tls(&f, &["localhost"])).await;
+    wait_for(Duration::from_secs(120), "an empty queue", || {
+        f.queue_len() == 0
+    })
+    .await;
+    // Give a duplicate every chance to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    relay.stop().await;
+
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for m in sink.messages() {
+        *seen.entry(m.header("Message-ID").unwrap()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 500, "every message arrived");
+    assert!(seen.values().all(|&n| n == 1), "a message arrived twice");
+    assert!(f.inbox().is_empty(), "no report for delivered mail");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_for_one_recipient_of_three_bounces_only_that_one() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Probation",
+        "kentprobation.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let mut options = tls(&f, &["localhost"]);
+    options.reject = vec!["bob@kentprobation.org.uk.cjsm.net".into()];
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), options).await;
+    f.enqueue(
+        &[
+            "ann@kentprobation.org.uk.cjsm.net",
+            "bob@kentprobation.org.uk.cjsm.net",
+            "cat@kentprobation.org.uk.cjsm.net",
+        ],
+        "three@ward.test",
+    );
+    let relay = f.start(f.config());
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    wait_for(LIMIT, "one report", || f.inbox().len() == 1).await;
+    relay.stop().await;
+
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].rcpt_to,
+        [
+            "ann@kentprobation.org.uk.cjsm.net",
+            "cat@kentprobation.org.uk.cjsm.net"
+        ]
+    );
+    let report = text(&f.inbox()[0]);
+    assert!(report.contains("Final-Recipient: rfc822; bob@kentprobation.org.uk.cjsm.net"));
+    assert!(report.contains("Status: 5.1.1"), "{report}");
+    assert!(report.contains("Diagnostic-Code: smtp; 550 5.1.1 no such user here"));
+    assert!(
+        !report.contains("Final-Recipient: rfc822; ann@"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("Final-Recipient: rfc822; cat@"),
+        "{report}"
+    );
+    assert!(report.contains("Hello."), "the whole message is returned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mx_by_preference_falls_back_to_the_next_and_refuses_null_mx() {
+    let f = Fixture::new(Vec::new()).await;
+    // mx1 (preference 10) is down; mx2 (20) answers; direct has no MX.
+    let sink = Sink::start(
+        "127.0.0.3:0",
+        tls(&f, &["mx2.kent.pnn.police.uk", "direct.cps.gov.uk"]),
+    )
+    .await;
+    let port = sink.addr.port();
+    f.dns.mx("kent.pnn.police.uk", 20, "mx2.kent.pnn.police.uk");
+    f.dns.mx("kent.pnn.police.uk", 10, "mx1.kent.pnn.police.uk");
+    f.dns.a("mx1.kent.pnn.police.uk", "127.0.0.2");
+    f.dns.a("mx2.kent.pnn.police.uk", "127.0.0.3");
+    f.dns.a("direct.cps.gov.uk", "127.0.0.3");
+    f.dns.mx("nomail.hmcts.gov.uk", 0, "");
+    f.enqueue(&["pc.smith@kent.pnn.police.uk"], "mx@ward.test");
+    f.enqueue(&["lawyer@direct.cps.gov.uk"], "direct@ward.test");
+    f.enqueue(&["clerk@nomail.hmcts.gov.uk"], "nullmx@ward.test");
+    let mut config = f.config();
+    config.mx_port = port;
+    let relay = f.start(config);
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    wait_for(LIMIT, "the null MX report", || f.inbox().len() == 1).await;
+    relay.stop().await;
+
+    let mut delivered: Vec<(String, Vec<String>)> = sink
+        .messages()
+        .into_iter()
+        .map(|m| (m.header("Message-ID").unwrap(), m.rcpt_to))
+        .collect();
+    delivered.sort();
+    assert_eq!(
+        delivered,
+        [
+            (
+                "<direct@ward.test>".to_owned(),
+                vec!["lawyer@direct.cps.gov.uk".to_owned()]
+            ),
+            (
+                "<mx@ward.test>".to_owned(),
+                vec!["pc.smith@kent.pnn.police.uk".to_owned()]
+            ),
+        ]
+    );
+    let report = text(&f.inbox()[0]);
+    assert!(report.contains("nullmx@ward.test"), "{report}");
+    assert!(report.contains("null MX"), "{report}");
+    assert!(report.contains("Status: 5.1.10"), "{report}");
+    let audit = f.store.audit_records(1, 100).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "relay.deliver" && r.source.contains("mx2.kent.pnn.police.uk"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_organisation_s_mail_is_held_until_it_is_resumed() {
+    let port = free_port().await;
+    let mut org = gateway_org("Sleepy", "sleepy.org.uk", port, SuffixRewrite::KeepSuffix);
+    org.suspended = true;
+    let f = Fixture::new(vec![org]).await;
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), tls(&f, &["localhost"])).await;
+    f.enqueue(&["x@sleepy.org.uk.cjsm.net"], "held@ward.test");
+    let relay = f.start(f.config());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.connections(), 0);
+    let entries = f.store.queue_entries().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1.recipients[0].attempts, 0);
+    assert_eq!(entries[0].1.recipients[0].state, RecipientState::Pending);
+
+    f.community.send_modify(|c| {
+        let mut c2 = (**c).clone();
+        c2.organisations
+            .iter_mut()
+            .for_each(|o| o.suspended = false);
+        *c = std::sync::Arc::new(c2);
+    });
+    relay.handle.wake();
+    wait_for(LIMIT, "the held message", || sink.messages().len() == 1).await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_retries_a_backed_off_destination_at_once() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Probation",
+        "kentprobation.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    f.enqueue(&["ann@kentprobation.org.uk.cjsm.net"], "flush@ward.test");
+    let mut config = f.config();
+    config.retry_schedule = vec![Duration::from_secs(3600)];
+    let relay = f.start(config);
+    wait_for(LIMIT, "a deferred attempt", || {
+        f.store.queue_entries().unwrap()[0].1.recipients[0].attempts == 1
+    })
+    .await;
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), tls(&f, &["localhost"])).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(sink.messages().is_empty(), "backed off for an hour");
+    relay.handle.flush(Some("localhost".into()));
+    wait_for(LIMIT, "the flushed message", || sink.messages().len() == 1).await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delay_notice_goes_once_and_a_null_sender_never_gets_a_report() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Down",
+        "down.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let envelope = QueueEnvelope {
+        envid: Some("case-7".into()),
+        ..QueueEnvelope::default()
+    };
+    f.enqueue_with(&["x@down.org.uk.cjsm.net"], "slow@ward.test", &envelope);
+    // A bounce (empty sender) for the same dead gateway.
+    f.store
+        .enqueue(
+            "",
+            &["y@down.org.uk.cjsm.net".into()],
+            b"Subject: bounce\r\n\r\nx\r\n",
+            support::now(),
+        )
+        .unwrap();
+    let mut config = f.config();
+    config.delay_notice_after = Duration::from_secs(1);
+    config.max_age = Duration::from_secs(6);
+    let relay = f.start(config);
+    wait_for(LIMIT, "the delay notice", || !f.inbox().is_empty()).await;
+    let notice = text(&f.inbox()[0]);
+    assert!(notice.contains("Action: delayed"), "{notice}");
+    assert!(notice.contains("Original-Envelope-Id: case-7"), "{notice}");
+    assert!(notice.contains("Will-Retry-Until:"), "{notice}");
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+    // One delay notice and one failure report, nothing for the bounce.
+    let reports: Vec<String> = f.inbox().iter().map(|r| text(r)).collect();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports[1].contains("Action: failed"));
+    assert!(reports.iter().all(|r| !r.contains("y@down.org.uk")));
+}
