@@ -159,6 +159,7 @@ impl Relay {
     /// window; see the crate documentation).
     pub async fn run(self, shutdown: CancellationToken) {
         let engine = self.engine;
+        let mut community = self.community;
         let mut queue = engine.store.subscribe_queue();
         let mut backoff = Backoff::default();
         let mut recovered: HashSet<Destination> = HashSet::new();
@@ -167,9 +168,9 @@ impl Relay {
         tracing::info!(hostname = %engine.config.hostname, "relay started");
         loop {
             let flush = std::mem::take(&mut *lock(&self.shared.flush));
-            let community = Arc::clone(&self.community.borrow());
+            let current = Arc::clone(&community.borrow_and_update());
             let next_wake = match scan(
-                &engine, &community, &backoff, &flush, &recovered, &mut tasks, &done_tx, &shutdown,
+                &engine, &current, &backoff, &flush, &recovered, &mut tasks, &done_tx, &shutdown,
             )
             .await
             {
@@ -188,6 +189,12 @@ impl Relay {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.shared.wake.notified() => {}
+                changed = community.changed() => {
+                    if changed.is_err() {
+                        // The daemon dropped the community: it is shutting down.
+                        break;
+                    }
+                }
                 changed = queue.changed() => {
                     if changed.is_err() {
                         // The store is gone: nothing more to deliver.
@@ -241,11 +248,14 @@ async fn scan(
     done: &mpsc::UnboundedSender<DestinationReport>,
     shutdown: &CancellationToken,
 ) -> Result<Option<i64>, store::Error> {
+    // In-flight entries first, the queue second: an entry released in
+    // between has its outcome on disk already, so the queue read after
+    // shows it (the other order could deliver it twice).
+    let in_flight: HashSet<QueueId> = lock(&engine.in_flight).keys().copied().collect();
     let store = Arc::clone(&engine.store);
     let entries = tokio::task::spawn_blocking(move || store.queue_entries())
         .await
         .map_err(|e| store::Error::Io(e.to_string()))??;
-    let in_flight: HashSet<QueueId> = lock(&engine.in_flight).keys().copied().collect();
     let mut plan = schedule::plan(
         &entries,
         community,

@@ -124,7 +124,9 @@ pub enum Flush {
     None,
     /// Every destination.
     All,
-    /// The destinations these names match ([`Destination::matches`]).
+    /// The destinations these names match ([`Destination::matches`]: a
+    /// domain, a gateway host or `host:port`), or organisations' gateways by
+    /// organisation name.
     Only(Vec<String>),
 }
 
@@ -141,11 +143,15 @@ impl Flush {
         };
     }
 
-    fn covers(&self, destination: &Destination) -> bool {
+    /// Whether the request covers a destination, named by itself or by the
+    /// organisation whose gateway it is (case-insensitive).
+    fn covers(&self, destination: &Destination, organisation: Option<&str>) -> bool {
         match self {
             Flush::None => false,
             Flush::All => true,
-            Flush::Only(names) => names.iter().any(|n| destination.matches(n)),
+            Flush::Only(names) => names.iter().any(|n| {
+                destination.matches(n) || organisation.is_some_and(|o| o.eq_ignore_ascii_case(n))
+            }),
         }
     }
 }
@@ -353,8 +359,8 @@ pub fn plan(
         let expiry = entry.queued_at.saturating_add(schedule.max_age());
         plan.next_wake = earliest(plan.next_wake, expiry);
         let due = entry.next_attempt_at <= now;
-        for ((destination, _), job) in groups {
-            let flushed = state.flush.covers(&destination);
+        for ((destination, organisation), job) in groups {
+            let flushed = state.flush.covers(&destination, organisation.as_deref());
             let ready = state.backoff.is_ready(&destination, now);
             let go = flushed || (ready && (due || state.recovered.contains(&destination)));
             if go {

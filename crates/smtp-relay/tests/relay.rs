@@ -371,7 +371,7 @@ async fn a_suspended_organisation_s_mail_is_held_until_it_is_resumed() {
             .for_each(|o| o.suspended = false);
         *c = std::sync::Arc::new(c2);
     });
-    relay.handle.wake();
+    // The community change alone wakes the relay.
     wait_for(LIMIT, "the held message", || sink.messages().len() == 1).await;
     wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
     relay.stop().await;
@@ -444,4 +444,29 @@ async fn a_delay_notice_goes_once_and_a_null_sender_never_gets_a_report() {
     assert_eq!(reports.len(), 2, "{reports:?}");
     assert!(reports[1].contains("Action: failed"));
     assert!(reports.iter().all(|r| !r.contains("y@down.org.uk")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_entry_waits_and_wake_sends_it_once_released() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Probation",
+        "kentprobation.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), tls(&f, &["localhost"])).await;
+    let id = f.enqueue(&["ann@kentprobation.org.uk.cjsm.net"], "held@ward.test");
+    f.store.update_queue_entry(id, |e| e.held = true).unwrap();
+    let mut config = f.config();
+    config.poll_interval = Duration::from_secs(3600);
+    let relay = f.start(config);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.connections(), 0, "held mail is not tried");
+    f.store.update_queue_entry(id, |e| e.held = false).unwrap();
+    relay.handle.wake();
+    wait_for(LIMIT, "the released message", || sink.messages().len() == 1).await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
 }
