@@ -1,7 +1,8 @@
 //! The async SMTP client: one connection to one server, taken through
 //! greeting, EHLO, STARTTLS (or implicit TLS on port 465), EHLO again, then
-//! any number of transactions. Only this module touches the socket; the
-//! grammar is in `proto`.
+//! any number of transactions. Only this module touches the socket: it
+//! performs the steps of the `session` state machines, whose grammar is in
+//! `proto`.
 //!
 //! A connection never carries `MAIL FROM` before TLS is established and the
 //! server's certificate verified for the host name: without STARTTLS, or
@@ -22,7 +23,7 @@ use tokio_rustls::client::TlsStream;
 use crate::error::Failure;
 use crate::proto::{Capabilities, Command, Reply, dot_stuff, parse_reply};
 use crate::resolve::Candidate;
-use crate::schedule::Job;
+use crate::session::{Envelope, Opening, Outcome, Step, Transaction};
 
 /// What a connection needs from the relay's configuration.
 #[derive(Clone)]
@@ -66,18 +67,6 @@ pub(crate) struct Session {
     /// The negotiated TLS parameters.
     pub(crate) tls: TlsInfo,
     command_timeout: Duration,
-}
-
-/// What happened to each recipient of one transaction.
-#[derive(Debug)]
-pub(crate) struct TransactionOutcome {
-    /// Per recipient (queue index): accepted, or why not.
-    pub(crate) recipients: Vec<(usize, Result<(), Failure>)>,
-    /// Whether the message was accepted (DATA's 250) for the accepted
-    /// recipients.
-    pub(crate) accepted: bool,
-    /// Whether the connection can carry another transaction.
-    pub(crate) reusable: bool,
 }
 
 async fn read_from<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> std::io::Result<usize> {
@@ -143,54 +132,42 @@ impl Session {
             },
             command_timeout: ctx.command_timeout,
         };
-        let implicit = addr.port() == 465;
-        if implicit {
-            session.handshake(server_name.clone(), ctx).await?;
+        let (mut opening, mut step) = Opening::new(&ctx.hostname, &name, addr.port() == 465);
+        loop {
+            step = match step {
+                Step::Read => {
+                    let greeting = session
+                        .read_reply_within(ctx.connect_timeout)
+                        .await
+                        .map_err(|e| connect_failure(format!("no greeting: {e}")))?;
+                    opening.reply(greeting)
+                }
+                Step::Send(command) => opening.reply(session.command(&command).await?),
+                Step::Handshake => {
+                    if !session.buf.is_empty() {
+                        // Bytes sent before the handshake would be read as if
+                        // they came over TLS (the STARTTLS injection class).
+                        return Err(Failure::Protocol {
+                            host: name,
+                            reason: "data pipelined before the TLS handshake".into(),
+                        });
+                    }
+                    session.handshake(server_name.clone(), ctx).await?;
+                    opening.tls_established()
+                }
+                Step::Ready(capabilities) => {
+                    session.capabilities = capabilities;
+                    return Ok(session);
+                }
+                Step::Failed(f) => return Err(f),
+                Step::SendMessage | Step::Done(_) => {
+                    return Err(Failure::Protocol {
+                        host: name,
+                        reason: "opening out of order".into(),
+                    });
+                }
+            };
         }
-        let greeting = session
-            .read_reply_within(ctx.connect_timeout)
-            .await
-            .map_err(|e| connect_failure(format!("no greeting: {e}")))?;
-        if greeting.code != 220 {
-            return Err(connect_failure(format!("refused service: {greeting}")));
-        }
-        let ehlo = session
-            .command(&Command::Ehlo(ctx.hostname.clone()))
-            .await?;
-        if !ehlo.is_positive() {
-            return Err(connect_failure(format!("EHLO refused: {ehlo}")));
-        }
-        if !implicit {
-            let caps = Capabilities::from_ehlo(&ehlo);
-            if !caps.starttls {
-                let _ = session.command(&Command::Quit).await;
-                return Err(Failure::NoStartTls { host: name });
-            }
-            let reply = session.command(&Command::StartTls).await?;
-            if reply.code != 220 {
-                return Err(Failure::Tls {
-                    host: name,
-                    reason: format!("STARTTLS refused: {reply}"),
-                });
-            }
-            if !session.buf.is_empty() {
-                // Bytes sent before the handshake would be read as if they
-                // came over TLS (the STARTTLS injection class).
-                return Err(Failure::Protocol {
-                    host: name,
-                    reason: "data pipelined after the STARTTLS reply".into(),
-                });
-            }
-            session.handshake(server_name, ctx).await?;
-        }
-        let ehlo = session
-            .command(&Command::Ehlo(ctx.hostname.clone()))
-            .await?;
-        if !ehlo.is_positive() {
-            return Err(connect_failure(format!("EHLO refused after TLS: {ehlo}")));
-        }
-        session.capabilities = Capabilities::from_ehlo(&ehlo);
-        Ok(session)
     }
 
     async fn handshake(
@@ -301,164 +278,33 @@ impl Session {
         self.read_reply_within(self.command_timeout).await
     }
 
-    fn rejected(&self, reply: Reply) -> Failure {
-        Failure::Rejected {
-            host: self.name(),
-            reply,
-        }
-    }
-
     /// Runs one transaction: `MAIL`, a `RCPT` per recipient, `DATA` and the
     /// message. The outcome says which recipients the server accepted the
     /// message for; the caller records that at once.
-    pub(crate) async fn send(&mut self, job: &Job, message: &[u8]) -> TransactionOutcome {
-        let all = |f: &Failure| -> Vec<(usize, Result<(), Failure>)> {
-            job.recipients
-                .iter()
-                .map(|r| (r.index, Err(f.clone())))
-                .collect()
-        };
-        let caps = self.capabilities.clone();
-        let unsupported = |reason: &str, status: &'static str| Failure::Unsupported {
-            host: self.name(),
-            reason: reason.to_owned(),
-            status,
-        };
-        let refusal = if job.envelope.smtputf8 && !caps.smtputf8 {
-            Some(unsupported("it does not support SMTPUTF8", "5.6.7"))
-        } else if job.envelope.requiretls && !caps.requiretls {
-            Some(unsupported("it does not support REQUIRETLS", "5.7.30"))
-        } else if caps.too_large(message.len() as u64) {
-            Some(unsupported("the message exceeds its size limit", "5.3.4"))
-        } else {
-            None
-        };
-        if let Some(f) = refusal {
-            return TransactionOutcome {
-                recipients: all(&f),
-                accepted: false,
-                reusable: true,
+    pub(crate) async fn send(&mut self, envelope: Envelope, message: &[u8]) -> Outcome {
+        let peer = self.name();
+        let (mut tx, mut step) = Transaction::new(envelope, &self.capabilities, &peer);
+        loop {
+            let reply = match step {
+                Step::Send(command) => self.command(&command).await,
+                Step::SendMessage => match self.write(&dot_stuff(message)).await {
+                    // RFC 5321 §4.5.3.2.6: the final reply may take 10 minutes.
+                    Ok(()) => self.read_reply_within(self.command_timeout * 2).await,
+                    Err(f) => Err(f),
+                },
+                Step::Done(outcome) => return outcome,
+                Step::Read | Step::Handshake | Step::Ready(_) | Step::Failed(_) => {
+                    Err(Failure::Protocol {
+                        host: peer.clone(),
+                        reason: "transaction out of order".into(),
+                    })
+                }
+            };
+            step = match reply {
+                Ok(reply) => tx.reply(reply),
+                Err(f) => return tx.connection_failed(&f),
             };
         }
-        match self.transaction(job, message, &caps).await {
-            Ok(outcome) => outcome,
-            Err(f) => TransactionOutcome {
-                recipients: all(&f),
-                accepted: false,
-                reusable: false,
-            },
-        }
-    }
-
-    async fn transaction(
-        &mut self,
-        job: &Job,
-        message: &[u8],
-        caps: &Capabilities,
-    ) -> Result<TransactionOutcome, Failure> {
-        let mut params = Vec::new();
-        if caps.size.is_some() {
-            params.push(format!("SIZE={}", message.len()));
-        }
-        if job.envelope.eight_bit && caps.eight_bit_mime {
-            params.push("BODY=8BITMIME".to_owned());
-        }
-        if job.envelope.smtputf8 {
-            params.push("SMTPUTF8".to_owned());
-        }
-        if job.envelope.requiretls {
-            params.push("REQUIRETLS".to_owned());
-        }
-        if caps.dsn {
-            if let Some(ret) = &job.envelope.ret {
-                params.push(format!("RET={ret}"));
-            }
-            if let Some(envid) = &job.envelope.envid {
-                params.push(format!("ENVID={envid}"));
-            }
-        }
-        let reply = self
-            .command(&Command::Mail {
-                sender: job.sender.clone(),
-                params,
-            })
-            .await?;
-        if !reply.is_positive() {
-            let f = self.rejected(reply);
-            let reusable = self.command(&Command::Rset).await.is_ok();
-            return Ok(TransactionOutcome {
-                recipients: job
-                    .recipients
-                    .iter()
-                    .map(|r| (r.index, Err(f.clone())))
-                    .collect(),
-                accepted: false,
-                reusable,
-            });
-        }
-        let mut results: Vec<(usize, Result<(), Failure>)> = Vec::new();
-        for r in &job.recipients {
-            let mut params = Vec::new();
-            if caps.dsn {
-                if let Some(n) = &r.notify {
-                    params.push(format!("NOTIFY={n}"));
-                }
-                if let Some(o) = &r.orcpt {
-                    params.push(format!("ORCPT={o}"));
-                }
-            }
-            let reply = self
-                .command(&Command::Rcpt {
-                    recipient: r.address.clone(),
-                    params,
-                })
-                .await?;
-            if reply.is_positive() {
-                results.push((r.index, Ok(())));
-            } else {
-                results.push((r.index, Err(self.rejected(reply))));
-            }
-        }
-        if results.iter().all(|(_, r)| r.is_err()) {
-            let reusable = self.command(&Command::Rset).await.is_ok();
-            return Ok(TransactionOutcome {
-                recipients: results,
-                accepted: false,
-                reusable,
-            });
-        }
-        let reply = self.command(&Command::Data).await?;
-        if !reply.is_intermediate() {
-            let f = self.rejected(reply);
-            for (_, r) in &mut results {
-                if r.is_ok() {
-                    *r = Err(f.clone());
-                }
-            }
-            let reusable = self.command(&Command::Rset).await.is_ok();
-            return Ok(TransactionOutcome {
-                recipients: results,
-                accepted: false,
-                reusable,
-            });
-        }
-        self.write(&dot_stuff(message)).await?;
-        // RFC 5321 §4.5.3.2.6: the final reply may take up to 10 minutes.
-        let reply = self.read_reply_within(self.command_timeout * 2).await?;
-        let accepted = reply.is_positive();
-        if !accepted {
-            let f = self.rejected(reply);
-            for (_, r) in &mut results {
-                if r.is_ok() {
-                    *r = Err(f.clone());
-                }
-            }
-        }
-        Ok(TransactionOutcome {
-            recipients: results,
-            accepted,
-            reusable: true,
-        })
     }
 
     /// Says goodbye; errors do not matter any more.

@@ -68,7 +68,8 @@
 //!
 //! # Layout
 //!
-//! `proto` (wire grammar, no I/O), `schedule` (what is due, grouping,
+//! `proto` (wire grammar, no I/O), `session` (the client's opening and
+//! transaction as sans-IO state machines), `schedule` (what is due, grouping,
 //! back-off, expiry: pure), `route` (community routing), `dsn` (reports:
 //! pure), `resolve` (DNS), `tls` (client TLS policy), `client` (one SMTP
 //! connection), `relay` (the engine), `config`, `error`.
@@ -82,6 +83,7 @@ mod relay;
 mod resolve;
 mod route;
 pub mod schedule;
+pub mod session;
 mod tls;
 
 pub use config::{RelayConfig, ResolverChoice};

@@ -28,6 +28,7 @@ use crate::schedule::{
     self, Backoff, Flush, Job, Plan, ScanState, Schedule, after_delay_notice, wants_delay_notice,
     wants_failure_notice, wants_success_notice,
 };
+use crate::session::{Envelope, Rcpt};
 
 /// Now, in the queue's unit.
 fn now() -> i64 {
@@ -888,7 +889,9 @@ async fn deliver_job(
         Some(r) => r.outbound_headers(&raw),
         None => raw,
     };
-    let outcome = session.send(&job, &message).await;
+    let outcome = session
+        .send(envelope(&job, session, &message), &message)
+        .await;
     let accepted: Vec<usize> = if outcome.accepted {
         outcome
             .recipients
@@ -983,6 +986,37 @@ async fn deliver_job(
     })
     .await;
     (!accepted.is_empty(), reusable)
+}
+
+/// The transaction's envelope: DSN parameters only for peers that speak DSN.
+fn envelope(job: &Job, session: &Session, message: &[u8]) -> Envelope {
+    let dsn = session.capabilities.dsn;
+    Envelope {
+        sender: job.sender.clone(),
+        recipients: job
+            .recipients
+            .iter()
+            .map(|r| Rcpt {
+                index: r.index,
+                address: r.address.clone(),
+                params: if dsn {
+                    r.notify
+                        .iter()
+                        .map(|n| format!("NOTIFY={n}"))
+                        .chain(r.orcpt.iter().map(|o| format!("ORCPT={o}")))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect(),
+        eight_bit: job.envelope.eight_bit,
+        smtputf8: job.envelope.smtputf8,
+        requiretls: job.envelope.requiretls,
+        ret: job.envelope.ret.clone(),
+        envid: job.envelope.envid.clone(),
+        size: message.len() as u64,
+    }
 }
 
 /// Records a failure for every recipient of a job that could not be sent.
