@@ -59,9 +59,9 @@ pub struct RelayConfig {
     /// How often the queue is scanned when nothing wakes the relay. Default
     /// 2 s (the store also wakes it when mail is queued).
     pub poll_interval: Duration,
-    /// The largest message body read into memory for one delivery is the
-    /// stored message; this caps how many messages one connection carries
-    /// before it is closed and another opened. Default 100.
+    /// How many messages one connection carries before it is closed and
+    /// another opened. Default 100: long enough to drain a backlog cheaply,
+    /// short enough that a connection does not live for hours.
     pub max_messages_per_connection: usize,
 }
 

@@ -107,6 +107,14 @@ pub enum Failure {
     /// left, or its domain was removed from the allow-list).
     #[error("{0}")]
     NotRoutable(String),
+    /// The mail was not delivered within the maximum queue time.
+    #[error("not delivered within {max_age} (maximum queue time); last error: {last_error}")]
+    Expired {
+        /// The maximum age, in words.
+        max_age: String,
+        /// The last attempt's error.
+        last_error: String,
+    },
     /// The message could not be read from the store: retry.
     #[error("the queued message cannot be read: {0}")]
     Store(String),
@@ -122,6 +130,7 @@ impl Failure {
             Failure::NoMailServer { .. }
             | Failure::NullMx { .. }
             | Failure::Unsupported { .. }
+            | Failure::Expired { .. }
             | Failure::NotRoutable(_) => true,
             Failure::Rejected { reply, .. } => reply.is_permanent(),
             Failure::DnsTemporary { .. }
@@ -158,6 +167,7 @@ impl Failure {
             Failure::Protocol { .. } => "4.4.2".into(),
             Failure::Unsupported { status, .. } => (*status).into(),
             Failure::NotRoutable(_) => "5.7.1".into(),
+            Failure::Expired { .. } => "5.4.7".into(),
             Failure::Store(_) | Failure::Shutdown => "4.3.0".into(),
         }
     }

@@ -34,21 +34,34 @@
 //! # Exactly once, and the one duplicate window
 //!
 //! A recipient is marked `Delivered` in the store, durably, as soon as the
-//! peer answers the message's DATA with `250`, before anything else
-//! happens. The only way a message is sent twice is a crash (or a shutdown
-//! that abandons the transaction) **after the peer's 250 and before that
-//! mark reaches the disk**: a few milliseconds per message. The mail is then
-//! retried and the peer receives it a second time. Failure reports are
-//! written before the `Failed` mark for the same reason: a crash may repeat a
-//! report, never lose one. The delay notice is remembered by taking `DELAY`
-//! out of the recipient's queued NOTIFY.
+//! peer answers the message's final dot with `250`, before anything else
+//! happens (audit, reports, the next message). A message can reach a peer
+//! twice only in **the window between the peer's 250 and that mark reaching
+//! the disk**: a crash, or a shutdown that abandons the transaction, in
+//! those few milliseconds leaves the recipient queued, and it is sent again
+//! after the restart. The same holds, by the nature of SMTP (RFC 1047), when
+//! the connection breaks after the final dot was sent but before the peer's
+//! reply arrived: the relay cannot know the peer has the message, so it
+//! retries. Outside these windows no message is sent twice: a scan never
+//! plans an entry that a delivery task is working on, and reads the queue
+//! only after learning which entries are in flight.
+//!
+//! Failure reports are written (into the sender's INBOX or the queue)
+//! before the `Failed` marks, so a crash may repeat a report, never lose
+//! one. The delay notice is remembered by taking `DELAY` out of the
+//! recipient's queued NOTIFY (the queue entry has no other field for it).
+//!
+//! Held entries (an operator's hold) and recipients of suspended
+//! organisations are neither tried nor expired while they wait.
 //!
 //! # What it does not do
 //!
 //! It binds no listener, parses no configuration file and has no CLI: the
 //! daemon builds a [`RelayConfig`], runs [`Relay::run`] and passes
 //! [`RelayHandle`] to the operator interface. No DANE or MTA-STS lookups; no
-//! PIPELINING (one command at a time).
+//! PIPELINING (one command at a time); no down-conversion of 8-bit mail for
+//! peers without 8BITMIME (it is sent as it is). Each message is read into
+//! memory for its transaction (the store caps message size).
 //!
 //! # Example
 //!

@@ -17,6 +17,7 @@ use store::{
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::client::{ClientContext, Session};
 use crate::config::RelayConfig;
@@ -293,13 +294,17 @@ async fn scan(
         let e = Arc::clone(engine);
         let done = done.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            let report = tokio::select! {
-                r = deliver_destination(&e, destination, jobs) => r,
-                () = shutdown.cancelled() => return,
-            };
-            let _ = done.send(report);
-        });
+        let span = tracing::info_span!("relay", destination = %destination);
+        tasks.spawn(
+            async move {
+                let report = tokio::select! {
+                    r = deliver_destination(&e, destination, jobs) => r,
+                    () = shutdown.cancelled() => return,
+                };
+                let _ = done.send(report);
+            }
+            .instrument(span),
+        );
     }
     Ok(next_wake)
 }
@@ -333,27 +338,19 @@ fn settle(engine: &Engine, plan: Plan) {
         let Ok(Some(entry)) = store.queue_entry(id) else {
             continue;
         };
-        let days = engine.schedule.max_age() as f64 / 86_400.0;
+        let max_age = age_in_words(engine.schedule.max_age());
         let failures: Vec<(usize, Failure)> = indices
             .into_iter()
             .map(|i| {
-                let last = match entry.recipients.get(i).map(|r| &r.state) {
+                let last_error = match entry.recipients.get(i).map(|r| &r.state) {
                     Some(RecipientState::Deferred { last_error }) => last_error.clone(),
                     _ => "it could not be attempted".to_owned(),
                 };
                 (
                     i,
-                    Failure::Unsupported {
-                        host: String::new(),
-                        reason: format!(
-                            "not delivered within {} (maximum queue time); last error: {last}",
-                            if days >= 1.0 {
-                                format!("{days:.0} days")
-                            } else {
-                                format!("{} seconds", engine.schedule.max_age())
-                            }
-                        ),
-                        status: "5.4.7",
+                    Failure::Expired {
+                        max_age: max_age.clone(),
+                        last_error,
                     },
                 )
             })
@@ -369,9 +366,15 @@ fn settle(engine: &Engine, plan: Plan) {
 }
 
 fn reason_of(f: &Failure) -> String {
-    match f {
-        Failure::Unsupported { host, reason, .. } if host.is_empty() => reason.clone(),
-        other => other.to_string(),
+    f.to_string()
+}
+
+/// `5 days`, `4 hours`, `90 seconds`.
+fn age_in_words(seconds: i64) -> String {
+    match seconds {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} hours", s / 3_600),
+        s => format!("{s} seconds"),
     }
 }
 
@@ -697,9 +700,6 @@ async fn deliver_destination(
     destination: Destination,
     jobs: Vec<Job>,
 ) -> DestinationReport {
-    let span = tracing::info_span!("relay", destination = %destination);
-    let _enter = span.enter();
-    drop(_enter);
     let candidates = match engine
         .resolver
         .candidates(&destination, engine.config.mx_port)
@@ -707,7 +707,7 @@ async fn deliver_destination(
     {
         Ok(c) => c,
         Err(f) => {
-            tracing::warn!(parent: &span, error = %f, "cannot resolve");
+            tracing::warn!(error = %f, "cannot resolve");
             let failure = f.clone();
             let e = Arc::clone(engine);
             let _ = tokio::task::spawn_blocking(move || {
@@ -750,15 +750,18 @@ async fn deliver_destination(
         let candidates = Arc::clone(&candidates);
         let limit = Arc::clone(&limit);
         let destination = destination.clone();
-        set.spawn(async move {
-            let Ok(_mine) = limit.acquire_owned().await else {
-                return (false, None);
-            };
-            let Ok(_any) = Arc::clone(&engine.connections).acquire_owned().await else {
-                return (false, None);
-            };
-            worker(&engine, &destination, &candidates, &queue).await
-        });
+        set.spawn(
+            async move {
+                let Ok(_mine) = limit.acquire_owned().await else {
+                    return (false, None);
+                };
+                let Ok(_any) = Arc::clone(&engine.connections).acquire_owned().await else {
+                    return (false, None);
+                };
+                worker(&engine, &destination, &candidates, &queue).await
+            }
+            .in_current_span(),
+        );
     }
     let mut delivered = false;
     let mut failure = None;
@@ -808,6 +811,9 @@ fn release(engine: &Engine, id: QueueId) {
     }
 }
 
+/// Numbers connections for the tracing spans.
+static CONNECTION_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Opens a connection to the first candidate that works.
 async fn connect(engine: &Engine, candidates: &[Candidate]) -> Result<Session, Failure> {
     let mut last: Option<Failure> = None;
@@ -847,12 +853,19 @@ async fn worker(
             Ok(s) => s,
             Err(f) => return (delivered, Some(f)),
         };
+        let connection = CONNECTION_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let span = tracing::info_span!("connection", id = connection, host = %session.host, peer = %session.peer);
+        let _guard = span.enter();
+        tracing::debug!(tls = %session.tls.version, cipher = %session.tls.cipher, "connected");
+        drop(_guard);
         for _ in 0..engine.config.max_messages_per_connection.max(1) {
             let Some(job) = lock(queue).pop_front() else {
                 session.quit().await;
                 return (delivered, None);
             };
-            let (ok, reusable) = deliver_job(engine, destination, &mut session, job).await;
+            let (ok, reusable) = deliver_job(engine, destination, &mut session, job)
+                .instrument(span.clone())
+                .await;
             delivered |= ok;
             if !reusable {
                 continue 'connections;

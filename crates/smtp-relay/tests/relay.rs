@@ -470,3 +470,44 @@ async fn a_held_entry_waits_and_wake_sends_it_once_released() {
     wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_for_a_gateway_user_is_queued_with_an_empty_sender_and_never_bounced() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Probation",
+        "kentprobation.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let mut options = tls(&f, &["localhost"]);
+    options.reject = vec![
+        "bob@kentprobation.org.uk.cjsm.net".into(),
+        "ann@kentprobation.org.uk.cjsm.net".into(),
+    ];
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), options).await;
+    // Ann (at the gateway, not a hosted mailbox) writes to Bob, who does
+    // not exist; the report to Ann is refused as well.
+    f.store
+        .enqueue(
+            "ann@kentprobation.org.uk.cjsm.net",
+            &["bob@kentprobation.org.uk.cjsm.net".into()],
+            b"Subject: to bob\r\nMessage-ID: <to-bob@ward.test>\r\n\r\nhi\r\n",
+            support::now(),
+        )
+        .unwrap();
+    let relay = f.start(f.config());
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+    // Nothing was accepted; the report went out once, from <>.
+    assert!(sink.messages().is_empty());
+    let seen = text(&sink.raw());
+    assert_eq!(seen.matches("MAIL FROM:<>").count(), 1, "{seen}");
+    assert_eq!(
+        seen.matches("RCPT TO:<ann@kentprobation.org.uk.cjsm.net>")
+            .count(),
+        1
+    );
+    assert!(f.inbox().is_empty());
+}
