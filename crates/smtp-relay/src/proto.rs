@@ -458,4 +458,39 @@ mod tests {
         assert_eq!(xtext("a+b"), "a+2Bb");
         assert_eq!(unxtext("x+zz"), "x+zz");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(input in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = parse_reply(&input);
+        }
+
+        #[test]
+        fn replies_survive_encoding(
+            code in 200u16..600,
+            lines in proptest::collection::vec("[ -~]{0,40}", 1..5),
+        ) {
+            let mut wire = String::new();
+            for (i, line) in lines.iter().enumerate() {
+                let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+                wire.push_str(&format!("{code}{sep}{line}\r\n"));
+            }
+            let (reply, used) = parse_reply(wire.as_bytes()).unwrap().unwrap();
+            proptest::prop_assert_eq!(used, wire.len());
+            proptest::prop_assert_eq!(reply.code, code);
+            proptest::prop_assert_eq!(reply.lines.len(), lines.len());
+        }
+
+        #[test]
+        fn dot_stuffing_round_trips(body in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just(b'.'), proptest::strategy::Just(b'\r'),
+            proptest::strategy::Just(b'\n'), proptest::strategy::Just(b'a')], 0..200)) {
+            let wire = dot_stuff(&body);
+            proptest::prop_assert!(wire.ends_with(b"\r\n.\r\n") || wire == b".\r\n");
+            // The terminator appears only at the end.
+            let body_part = &wire[..wire.len() - 3];
+            proptest::prop_assert!(!body_part.windows(5).any(|w| w == b"\r\n.\r\n"));
+            proptest::prop_assert!(!body_part.starts_with(b".\r\n"));
+        }
+    }
 }

@@ -43,9 +43,19 @@ impl Resolver {
     /// [`RelayError::Resolver`] when the system configuration cannot be read.
     pub(crate) fn new(choice: &ResolverChoice) -> Result<Self, RelayError> {
         let inner = match choice {
-            ResolverChoice::System => TokioResolver::builder_tokio()
-                .map_err(|e| RelayError::Resolver(e.to_string()))?
-                .build(),
+            ResolverChoice::System => match TokioResolver::builder_tokio() {
+                Ok(builder) => builder.build(),
+                Err(e) => {
+                    // Gateways named by IP address or `localhost` still work;
+                    // MX lookups fail (temporarily) until DNS is configured.
+                    tracing::warn!(error = %e, "no usable system DNS configuration; MX lookups will fail");
+                    TokioResolver::builder_with_config(
+                        ResolverConfig::from_name_servers(Vec::new()),
+                        TokioRuntimeProvider::default(),
+                    )
+                    .build()
+                }
+            },
             ResolverChoice::NameServers(servers) => {
                 let servers = servers
                     .iter()
