@@ -511,3 +511,68 @@ async fn a_report_for_a_gateway_user_is_queued_with_an_empty_sender_and_never_bo
     );
     assert!(f.inbox().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_client_certificate_is_presented() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Strict",
+        "strict.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let sink = Sink::start(
+        &format!("127.0.0.1:{port}"),
+        SinkOptions {
+            tls: Some(f.pki.server_requiring_client_certificate(&["localhost"])),
+            reject: Vec::new(),
+        },
+    )
+    .await;
+    f.enqueue(&["x@strict.org.uk.cjsm.net"], "cert@ward.test");
+    let mut config = f.config();
+    config.client_certificate = Some(f.pki.client_certificate("ward.test"));
+    let relay = f.start(config);
+    wait_for(LIMIT, "the message", || sink.messages().len() == 1).await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_success_gets_a_relayed_notice_and_notify_never_gets_nothing() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Probation",
+        "kentprobation.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let mut options = tls(&f, &["localhost"]);
+    options.reject = vec!["gone@kentprobation.org.uk.cjsm.net".into()];
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), options).await;
+    let envelope = QueueEnvelope::default();
+    f.enqueue_notify(
+        &["ann@kentprobation.org.uk.cjsm.net"],
+        "success@ward.test",
+        &envelope,
+        Some("SUCCESS,FAILURE"),
+    );
+    f.enqueue_notify(
+        &["gone@kentprobation.org.uk.cjsm.net"],
+        "never@ward.test",
+        &envelope,
+        Some("NEVER"),
+    );
+    let relay = f.start(f.config());
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    wait_for(LIMIT, "the relayed notice", || f.inbox().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    relay.stop().await;
+    assert_eq!(sink.messages().len(), 1);
+    let reports: Vec<String> = f.inbox().iter().map(|r| text(r)).collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("Action: relayed"), "{}", reports[0]);
+    assert!(reports[0].contains("success@ward.test"));
+}

@@ -16,6 +16,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use policy::{Community, Domain, Gateway, Organisation, SuffixRewrite};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use smtp_relay::{Relay, RelayConfig, RelayHandle, ResolverChoice};
 use store::{
@@ -86,6 +87,47 @@ impl Pki {
                 .unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         server_config(cert.der().clone(), &key)
+    }
+
+    /// A server configuration from this CA that requires a client
+    /// certificate issued by this CA.
+    pub fn server_requiring_client_certificate(&self, names: &[&str]) -> Arc<ServerConfig> {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_file(&self.ca_file).unwrap())
+            .unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        Arc::new(
+            ServerConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(vec![cert.der().clone()], key)
+                .unwrap(),
+        )
+    }
+
+    /// A client certificate and key from this CA, as PEM files.
+    pub fn client_certificate(&self, name: &str) -> (PathBuf, PathBuf) {
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let dir = self.ca_file.parent().unwrap();
+        let (c, k) = (dir.join("client.pem"), dir.join("client.key"));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
     }
 
     /// A server configuration with a certificate for `names` from a CA
@@ -605,6 +647,16 @@ impl Fixture {
         message_id: &str,
         envelope: &QueueEnvelope,
     ) -> QueueId {
+        self.enqueue_notify(recipients, message_id, envelope, None)
+    }
+
+    pub fn enqueue_notify(
+        &self,
+        recipients: &[&str],
+        message_id: &str,
+        envelope: &QueueEnvelope,
+        notify: Option<&str>,
+    ) -> QueueId {
         let raw = format!(
             "From: Alice <{SENDER}>\r\nTo: {}\r\nSubject: Case file {message_id}\r\nMessage-ID: <{message_id}>\r\n\r\nHello.\r\n.leading dot\r\n",
             recipients.join(", ")
@@ -613,7 +665,8 @@ impl Fixture {
             .iter()
             .map(|r| NewQueueRecipient {
                 address: (*r).to_owned(),
-                ..Default::default()
+                notify: notify.map(str::to_owned),
+                orcpt: None,
             })
             .collect();
         self.store
