@@ -576,3 +576,26 @@ async fn notify_success_gets_a_relayed_notice_and_notify_never_gets_nothing() {
     assert!(reports[0].contains("Action: relayed"), "{}", reports[0]);
     assert!(reports[0].contains("success@ward.test"));
 }
+
+#[test]
+fn relay_new_checks_its_configuration_and_needs_no_runtime() {
+    use smtp_relay::{Relay, RelayConfig, RelayError};
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(store::Store::open(dir.path()).unwrap());
+    let (_tx, community) =
+        tokio::sync::watch::channel(std::sync::Arc::new(policy::Community::default()));
+    assert!(Relay::new(store.clone(), community.clone(), RelayConfig::default()).is_ok());
+
+    let mut config = RelayConfig::default();
+    config.extra_ca_file = Some(dir.path().join("missing.pem"));
+    assert!(matches!(
+        Relay::new(store.clone(), community.clone(), config),
+        Err(RelayError::Certificate { .. })
+    ));
+    let mut config = RelayConfig::default();
+    config.max_connections = 0;
+    assert!(matches!(
+        Relay::new(store, community, config),
+        Err(RelayError::Config(_))
+    ));
+}
