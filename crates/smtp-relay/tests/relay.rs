@@ -599,3 +599,49 @@ fn relay_new_checks_its_configuration_and_needs_no_runtime() {
         Err(RelayError::Config(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_relay_sends_only_what_was_not_delivered() {
+    let up_port = free_port().await;
+    let down_port = free_port().await;
+    let f = Fixture::new(vec![
+        gateway_org("Up", "up.org.uk", up_port, SuffixRewrite::KeepSuffix),
+        gateway_org("Down", "down.org.uk", down_port, SuffixRewrite::KeepSuffix),
+    ])
+    .await;
+    let up = Sink::start(&format!("127.0.0.1:{up_port}"), tls(&f, &["localhost"])).await;
+    f.enqueue(
+        &["a@up.org.uk.cjsm.net", "b@down.org.uk.cjsm.net"],
+        "split@ward.test",
+    );
+    let relay = f.start(f.config());
+    wait_for(LIMIT, "the first copy", || up.messages().len() == 1).await;
+    wait_for(LIMIT, "the other recipient deferred", || {
+        let entries = f.store.queue_entries().unwrap();
+        entries.len() == 1
+            && matches!(
+                entries[0].1.recipients[1].state,
+                RecipientState::Deferred { .. }
+            )
+            && matches!(
+                entries[0].1.recipients[0].state,
+                RecipientState::Delivered { .. }
+            )
+    })
+    .await;
+    relay.stop().await;
+
+    // Restart with the second gateway back.
+    let down = Sink::start(&format!("127.0.0.1:{down_port}"), tls(&f, &["localhost"])).await;
+    let relay = f.start(f.config());
+    wait_for(LIMIT, "the second copy", || down.messages().len() == 1).await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    relay.stop().await;
+    assert_eq!(
+        up.messages().len(),
+        1,
+        "the delivered recipient was not sent again"
+    );
+    assert_eq!(down.messages()[0].rcpt_to, ["b@down.org.uk.cjsm.net"]);
+}
