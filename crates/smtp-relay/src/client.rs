@@ -1,5 +1,5 @@
 //! The async SMTP client: one connection to one server, taken through
-//! greeting, EHLO, STARTTLS (or implicit TLS on port 465), EHLO again, then
+//! greeting, EHLO, STARTTLS (or implicit TLS on the configured ports), EHLO again, then
 //! any number of transactions. Only this module touches the socket: it
 //! performs the steps of the `session` state machines, whose grammar is in
 //! `proto`.
@@ -36,6 +36,8 @@ pub(crate) struct ClientContext {
     pub(crate) connect_timeout: Duration,
     /// Per-reply timeout.
     pub(crate) command_timeout: Duration,
+    /// Ports that speak TLS from the first byte.
+    pub(crate) implicit_tls_ports: Vec<u16>,
 }
 
 /// The negotiated TLS parameters, for the audit log.
@@ -132,7 +134,8 @@ impl Session {
             },
             command_timeout: ctx.command_timeout,
         };
-        let (mut opening, mut step) = Opening::new(&ctx.hostname, &name, addr.port() == 465);
+        let implicit = ctx.implicit_tls_ports.contains(&addr.port());
+        let (mut opening, mut step) = Opening::new(&ctx.hostname, &name, implicit);
         loop {
             step = match step {
                 Step::Read => {

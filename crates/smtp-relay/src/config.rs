@@ -52,6 +52,9 @@ pub struct RelayConfig {
     /// A client certificate and key (PEM files) presented to peers that ask
     /// for one. Default none.
     pub client_certificate: Option<(PathBuf, PathBuf)>,
+    /// Gateway ports that speak TLS from the first byte (RFC 8314) instead
+    /// of STARTTLS. Default `[465]`.
+    pub implicit_tls_ports: Vec<u16>,
     /// DNS servers for MX and address lookups. Default the system's.
     pub resolver: ResolverChoice,
     /// The port of MX targets. Default 25; tests use another.
@@ -86,6 +89,7 @@ impl Default for RelayConfig {
             command_timeout: minutes(5),
             extra_ca_file: None,
             client_certificate: None,
+            implicit_tls_ports: vec![465],
             resolver: ResolverChoice::System,
             mx_port: 25,
             poll_interval: Duration::from_secs(2),

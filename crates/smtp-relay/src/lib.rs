@@ -11,7 +11,8 @@
 //!   domain's MX hosts by preference (hickory-resolver), its A/AAAA when it
 //!   has no MX, and a null MX (RFC 7505) failed at once. A suspended
 //!   organisation's mail is held, not tried, until it is resumed.
-//! - **Transport security.** STARTTLS (implicit TLS on port 465) is
+//! - **Transport security.** STARTTLS (implicit TLS on port 465, see
+//!   [`RelayConfig::implicit_tls_ports`]) is
 //!   mandatory; the server certificate is verified for the host name
 //!   against the public roots and [`RelayConfig::extra_ca_file`]; TLS 1.2
 //!   or later. A peer without STARTTLS or with a certificate that does not

@@ -130,6 +130,7 @@ impl Relay {
             tls,
             connect_timeout: config.connect_timeout,
             command_timeout: config.command_timeout,
+            implicit_tls_ports: config.implicit_tls_ports.clone(),
         };
         Ok(Self {
             engine: Arc::new(Engine {

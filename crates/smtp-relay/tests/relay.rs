@@ -19,6 +19,7 @@ fn tls(f: &Fixture, names: &[&str]) -> SinkOptions {
     SinkOptions {
         tls: Some(f.pki.server(names)),
         reject: Vec::new(),
+        implicit: false,
     }
 }
 
@@ -116,6 +117,7 @@ async fn no_starttls_or_a_bad_certificate_never_sends_in_clear_and_bounces_at_ex
         SinkOptions {
             tls: None,
             reject: Vec::new(),
+            implicit: false,
         },
     )
     .await;
@@ -124,6 +126,7 @@ async fn no_starttls_or_a_bad_certificate_never_sends_in_clear_and_bounces_at_ex
         SinkOptions {
             tls: Some(Pki::untrusted_server(&["localhost"])),
             reject: Vec::new(),
+            implicit: false,
         },
     )
     .await;
@@ -527,6 +530,7 @@ async fn a_configured_client_certificate_is_presented() {
         SinkOptions {
             tls: Some(f.pki.server_requiring_client_certificate(&["localhost"])),
             reject: Vec::new(),
+            implicit: false,
         },
     )
     .await;
@@ -644,4 +648,28 @@ async fn a_restarted_relay_sends_only_what_was_not_delivered() {
         "the delivered recipient was not sent again"
     );
     assert_eq!(down.messages()[0].rcpt_to, ["b@down.org.uk.cjsm.net"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_implicit_tls_gateway_port_gets_tls_from_the_first_byte() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Submissions",
+        "submissions.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let mut options = tls(&f, &["localhost"]);
+    options.implicit = true;
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), options).await;
+    f.enqueue(&["x@submissions.org.uk.cjsm.net"], "implicit@ward.test");
+    let mut config = f.config();
+    config.implicit_tls_ports = vec![port];
+    let relay = f.start(config);
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+    assert_eq!(sink.messages().len(), 1);
+    assert!(sink.messages()[0].tls);
+    assert!(sink.plain().is_empty(), "nothing in clear");
 }

@@ -165,6 +165,8 @@ pub struct SinkOptions {
     pub tls: Option<Arc<ServerConfig>>,
     /// Recipients refused with 550 5.1.1.
     pub reject: Vec<String>,
+    /// TLS from the first byte (with `tls`), no STARTTLS.
+    pub implicit: bool,
 }
 
 #[derive(Default)]
@@ -236,11 +238,17 @@ impl Sink {
                 let st = Arc::clone(&st);
                 let options = options.clone();
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(
-                        Duration::from_secs(60),
-                        serve(Conn::Plain(tcp), options, st),
-                    )
-                    .await;
+                    let conn = match (&options.tls, options.implicit) {
+                        (Some(config), true) => {
+                            match TlsAcceptor::from(Arc::clone(config)).accept(tcp).await {
+                                Ok(s) => Conn::Tls(Box::new(s)),
+                                Err(_) => return,
+                            }
+                        }
+                        _ => Conn::Plain(tcp),
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(60), serve(conn, options, st))
+                        .await;
                 });
             }
         });
@@ -274,7 +282,7 @@ impl Sink {
 
 async fn serve(mut conn: Conn, options: SinkOptions, state: Arc<SinkState>) {
     let mut buf = Vec::new();
-    let mut tls = false;
+    let mut tls = matches!(conn, Conn::Tls(_));
     let mut mail_from = None;
     let mut rcpts: Vec<String> = Vec::new();
     let mut transactions = 0;
