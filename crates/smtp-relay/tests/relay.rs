@@ -20,6 +20,7 @@ fn tls(f: &Fixture, names: &[&str]) -> SinkOptions {
         tls: Some(f.pki.server(names)),
         reject: Vec::new(),
         implicit: false,
+        tempfail_rcpts: 0,
     }
 }
 
@@ -118,6 +119,7 @@ async fn no_starttls_or_a_bad_certificate_never_sends_in_clear_and_bounces_at_ex
             tls: None,
             reject: Vec::new(),
             implicit: false,
+            tempfail_rcpts: 0,
         },
     )
     .await;
@@ -127,6 +129,7 @@ async fn no_starttls_or_a_bad_certificate_never_sends_in_clear_and_bounces_at_ex
             tls: Some(Pki::untrusted_server(&["localhost"])),
             reject: Vec::new(),
             implicit: false,
+            tempfail_rcpts: 0,
         },
     )
     .await;
@@ -531,6 +534,7 @@ async fn a_configured_client_certificate_is_presented() {
             tls: Some(f.pki.server_requiring_client_certificate(&["localhost"])),
             reject: Vec::new(),
             implicit: false,
+            tempfail_rcpts: 0,
         },
     )
     .await;
@@ -672,4 +676,64 @@ async fn an_implicit_tls_gateway_port_gets_tls_from_the_first_byte() {
     assert_eq!(sink.messages().len(), 1);
     assert!(sink.messages()[0].tls);
     assert!(sink.plain().is_empty(), "nothing in clear");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_4xx_defers_and_the_retry_delivers_once() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Busy",
+        "busy.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let mut options = tls(&f, &["localhost"]);
+    options.tempfail_rcpts = 1;
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), options).await;
+    let id = f.enqueue(&["x@busy.org.uk.cjsm.net"], "busy@ward.test");
+    let relay = f.start(f.config());
+    wait_for(LIMIT, "the deferral", || {
+        f.store
+            .queue_entry(id)
+            .unwrap()
+            .is_none_or(|e| e.recipients[0].attempts >= 1)
+    })
+    .await;
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    relay.stop().await;
+    assert_eq!(sink.messages().len(), 1);
+    assert!(f.inbox().is_empty(), "no report for a delivered message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_limited_per_destination_and_overall() {
+    for (overall, per_destination, expected) in [(50, 2, 2), (1, 5, 1)] {
+        let port = free_port().await;
+        let f = Fixture::new(vec![gateway_org(
+            "Many",
+            "many.org.uk",
+            port,
+            SuffixRewrite::KeepSuffix,
+        )])
+        .await;
+        let sink = Sink::start(&format!("127.0.0.1:{port}"), tls(&f, &["localhost"])).await;
+        for i in 0..60 {
+            f.enqueue(&["x@many.org.uk.cjsm.net"], &format!("many-{i}@ward.test"));
+        }
+        let mut config = f.config();
+        config.max_connections = overall;
+        config.max_connections_per_destination = per_destination;
+        config.max_messages_per_connection = 5;
+        let relay = f.start(config);
+        wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+        relay.stop().await;
+        assert_eq!(sink.messages().len(), 60);
+        assert!(
+            sink.max_active() <= expected,
+            "{} > {expected}",
+            sink.max_active()
+        );
+        assert!(sink.connections() >= 12, "5 messages per connection");
+    }
 }

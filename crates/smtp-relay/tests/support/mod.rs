@@ -167,6 +167,8 @@ pub struct SinkOptions {
     pub reject: Vec<String>,
     /// TLS from the first byte (with `tls`), no STARTTLS.
     pub implicit: bool,
+    /// Answer this many RCPTs (over all connections) with 451 first.
+    pub tempfail_rcpts: usize,
 }
 
 #[derive(Default)]
@@ -177,6 +179,9 @@ struct SinkState {
     plain: Mutex<Vec<u8>>,
     messages: Mutex<Vec<Received>>,
     connections: AtomicUsize,
+    active: AtomicUsize,
+    max_active: AtomicUsize,
+    tempfailed: AtomicUsize,
     transactions_per_connection: Mutex<Vec<usize>>,
 }
 
@@ -247,8 +252,17 @@ impl Sink {
                         }
                         _ => Conn::Plain(tcp),
                     };
-                    let _ = tokio::time::timeout(Duration::from_secs(60), serve(conn, options, st))
-                        .await;
+                    let now = st.active.fetch_add(1, Ordering::SeqCst) + 1;
+                    st.max_active.fetch_max(now, Ordering::SeqCst);
+                    let counted = Arc::new(std::sync::atomic::AtomicBool::new(true));
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(60),
+                        serve(conn, options, Arc::clone(&st), Arc::clone(&counted)),
+                    )
+                    .await;
+                    if counted.swap(false, Ordering::SeqCst) {
+                        st.active.fetch_sub(1, Ordering::SeqCst);
+                    }
                 });
             }
         });
@@ -271,6 +285,11 @@ impl Sink {
         self.state.connections.load(Ordering::SeqCst)
     }
 
+    /// The most connections open at once.
+    pub fn max_active(&self) -> usize {
+        self.state.max_active.load(Ordering::SeqCst)
+    }
+
     pub fn transactions_per_connection(&self) -> Vec<usize> {
         self.state
             .transactions_per_connection
@@ -280,7 +299,14 @@ impl Sink {
     }
 }
 
-async fn serve(mut conn: Conn, options: SinkOptions, state: Arc<SinkState>) {
+/// `counted`: whether this connection still counts as active; a QUIT ends
+/// it before the reply, so the client's next connection never overlaps.
+async fn serve(
+    mut conn: Conn,
+    options: SinkOptions,
+    state: Arc<SinkState>,
+    counted: Arc<std::sync::atomic::AtomicBool>,
+) {
     let mut buf = Vec::new();
     let mut tls = matches!(conn, Conn::Tls(_));
     let mut mail_from = None;
@@ -354,7 +380,10 @@ async fn serve(mut conn: Conn, options: SinkOptions, state: Arc<SinkState>) {
             b"250 2.1.0 ok\r\n".to_vec()
         } else if upper.starts_with("RCPT TO:") {
             let rcpt = angle(&text);
-            if options.reject.iter().any(|r| r.eq_ignore_ascii_case(&rcpt)) {
+            if state.tempfailed.load(Ordering::SeqCst) < options.tempfail_rcpts {
+                state.tempfailed.fetch_add(1, Ordering::SeqCst);
+                b"451 4.3.0 try again later\r\n".to_vec()
+            } else if options.reject.iter().any(|r| r.eq_ignore_ascii_case(&rcpt)) {
                 b"550 5.1.1 no such user here\r\n".to_vec()
             } else {
                 rcpts.push(rcpt);
@@ -396,6 +425,9 @@ async fn serve(mut conn: Conn, options: SinkOptions, state: Arc<SinkState>) {
             rcpts.clear();
             b"250 2.0.0 ok\r\n".to_vec()
         } else if upper == "QUIT" {
+            if counted.swap(false, Ordering::SeqCst) {
+                state.active.fetch_sub(1, Ordering::SeqCst);
+            }
             let _ = conn.write(b"221 2.0.0 bye\r\n").await;
             state
                 .transactions_per_connection
