@@ -78,9 +78,24 @@ struct Engine {
     resolver: Resolver,
     connections: Arc<Semaphore>,
     per_destination: Mutex<HashMap<Destination, Arc<Semaphore>>>,
+    /// The job list of each destination with a running delivery task: a
+    /// scan adds to it instead of starting another task, so that running
+    /// connections carry new mail too.
+    active: Mutex<HashMap<Destination, JobList>>,
     /// Entries being worked on, with the number of tasks working on each.
     in_flight: Mutex<HashMap<QueueId, usize>>,
 }
+
+/// Jobs waiting for one destination's connections, and a signal that a
+/// scan added some (so the task may open more connections).
+#[derive(Default)]
+struct Waiting {
+    jobs: Mutex<VecDeque<Job>>,
+    added: Notify,
+}
+
+/// A destination's shared job list.
+type JobList = Arc<Waiting>;
 
 /// What a destination task reports when it ends.
 #[derive(Debug)]
@@ -141,6 +156,7 @@ impl Relay {
                 client,
                 resolver,
                 per_destination: Mutex::new(HashMap::new()),
+                active: Mutex::new(HashMap::new()),
                 in_flight: Mutex::new(HashMap::new()),
             }),
             community,
@@ -292,6 +308,21 @@ async fn scan(
                 *in_flight.entry(job.id).or_default() += 1;
             }
         }
+        let list: JobList = {
+            let mut active = lock(&engine.active);
+            if let Some(list) = active.get(&destination) {
+                // Its task is running: its connections take these too.
+                lock(&list.jobs).extend(jobs);
+                list.added.notify_one();
+                continue;
+            }
+            let list = Arc::new(Waiting {
+                jobs: Mutex::new(VecDeque::from(jobs)),
+                added: Notify::new(),
+            });
+            active.insert(destination.clone(), Arc::clone(&list));
+            list
+        };
         let e = Arc::clone(engine);
         let done = done.clone();
         let shutdown = shutdown.clone();
@@ -299,7 +330,7 @@ async fn scan(
         tasks.spawn(
             async move {
                 let report = tokio::select! {
-                    r = deliver_destination(&e, destination, jobs) => r,
+                    r = deliver_destination(&e, destination, list) => r,
                     () = shutdown.cancelled() => return,
                 };
                 let _ = done.send(report);
@@ -694,39 +725,92 @@ fn send_delay_notice(engine: &Engine, id: QueueId, indices: &[usize], now: i64) 
     });
 }
 
-/// Delivers a destination's jobs over up to the per-destination number of
-/// connections and reports how the destination fared.
+/// Keeps a destination's job list registered while its task runs. Dropped
+/// (the normal end, shutdown or a panic), it unregisters the list and
+/// releases the jobs nobody took, so the next scan plans them again.
+struct Registration {
+    engine: Arc<Engine>,
+    destination: Destination,
+    list: JobList,
+}
+
+impl Registration {
+    /// Unregisters the list if nothing is waiting in it, or, with `force`,
+    /// whatever waits; returns the jobs that were left. `None`: jobs arrived
+    /// and the task should carry on.
+    fn close(&self, force: bool) -> Option<Vec<Job>> {
+        let mut active = lock(&self.engine.active);
+        let mut list = lock(&self.list.jobs);
+        if !force && !list.is_empty() {
+            return None;
+        }
+        if active
+            .get(&self.destination)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.list))
+        {
+            active.remove(&self.destination);
+        }
+        Some(list.drain(..).collect())
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(left) = self.close(true) {
+            for job in left {
+                release(&self.engine, job.id);
+            }
+        }
+    }
+}
+
+/// Defers or fails a destination's jobs with one failure.
+async fn settle_all(engine: &Arc<Engine>, jobs: Vec<Job>, f: Failure) {
+    if jobs.is_empty() {
+        return;
+    }
+    let e = Arc::clone(engine);
+    let _ = tokio::task::spawn_blocking(move || {
+        for job in jobs {
+            let results = job
+                .recipients
+                .iter()
+                .map(|r| (r.index, f.clone()))
+                .collect();
+            settle_failures(&e, job.id, results);
+            release(&e, job.id);
+        }
+    })
+    .await;
+}
+
+/// Delivers a destination's jobs, and those scans add meanwhile, over up to
+/// the per-destination number of connections, and reports how the
+/// destination fared.
 async fn deliver_destination(
     engine: &Arc<Engine>,
     destination: Destination,
-    jobs: Vec<Job>,
+    list: JobList,
 ) -> DestinationReport {
+    let registration = Registration {
+        engine: Arc::clone(engine),
+        destination: destination.clone(),
+        list: Arc::clone(&list),
+    };
     let candidates = match engine
         .resolver
         .candidates(&destination, engine.config.mx_port)
         .await
     {
-        Ok(c) => c,
+        Ok(c) => Arc::new(c),
         Err(f) => {
             tracing::warn!(error = %f, "cannot resolve");
-            let failure = f.clone();
-            let e = Arc::clone(engine);
-            let _ = tokio::task::spawn_blocking(move || {
-                for job in jobs {
-                    let results = job
-                        .recipients
-                        .iter()
-                        .map(|r| (r.index, f.clone()))
-                        .collect();
-                    settle_failures(&e, job.id, results);
-                    release(&e, job.id);
-                }
-            })
-            .await;
+            let left = registration.close(true).unwrap_or_default();
+            settle_all(engine, left, f.clone()).await;
             return DestinationReport {
                 destination,
                 delivered: false,
-                failure: failure.is_destination_wide().then_some(failure),
+                failure: f.is_destination_wide().then_some(f),
             };
         }
     };
@@ -739,61 +823,65 @@ async fn deliver_destination(
                 ))
             }),
     );
-    let workers = jobs
-        .len()
-        .min(engine.config.max_connections_per_destination);
-    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
-    let candidates = Arc::new(candidates);
-    let mut set = JoinSet::new();
-    for _ in 0..workers {
-        let engine = Arc::clone(engine);
-        let queue = Arc::clone(&queue);
-        let candidates = Arc::clone(&candidates);
-        let limit = Arc::clone(&limit);
-        let destination = destination.clone();
-        set.spawn(
-            async move {
-                let Ok(_mine) = limit.acquire_owned().await else {
-                    return (false, None);
-                };
-                let Ok(_any) = Arc::clone(&engine.connections).acquire_owned().await else {
-                    return (false, None);
-                };
-                worker(&engine, &destination, &candidates, &queue).await
-            }
-            .in_current_span(),
-        );
-    }
     let mut delivered = false;
-    let mut failure = None;
-    while let Some(result) = set.join_next().await {
-        if let Ok((d, f)) = result {
-            delivered |= d;
-            if f.is_some() {
-                failure = f;
+    let mut failure: Option<Failure> = None;
+    let mut set = JoinSet::new();
+    let left = loop {
+        // Open connections for waiting jobs, unless one just failed.
+        if failure.is_none() {
+            let waiting = lock(&list.jobs).len();
+            let room = engine
+                .config
+                .max_connections_per_destination
+                .saturating_sub(set.len());
+            for _ in 0..waiting.min(room) {
+                let engine = Arc::clone(engine);
+                let list = Arc::clone(&list);
+                let candidates = Arc::clone(&candidates);
+                let limit = Arc::clone(&limit);
+                let destination = destination.clone();
+                set.spawn(
+                    async move {
+                        let Ok(_mine) = limit.acquire_owned().await else {
+                            return (false, None);
+                        };
+                        let Ok(_any) = Arc::clone(&engine.connections).acquire_owned().await else {
+                            return (false, None);
+                        };
+                        worker(&engine, &destination, &candidates, &list.jobs).await
+                    }
+                    .in_current_span(),
+                );
             }
         }
-    }
+        let finished = tokio::select! {
+            finished = set.join_next() => finished,
+            // A scan added jobs: open more connections if there is room.
+            () = list.added.notified(), if !set.is_empty() => continue,
+        };
+        match finished {
+            Some(Ok((d, f))) => {
+                // The latest connection's fate decides whether to open more.
+                delivered |= d;
+                failure = f;
+            }
+            Some(Err(e)) => tracing::error!(error = %e, "a delivery worker failed"),
+            None => {
+                // No connection left: done, unless a scan added jobs and the
+                // destination still answers.
+                if let Some(left) = registration.close(failure.is_some()) {
+                    break left;
+                }
+            }
+        }
+    };
     // Every connection failed: what is left waits for the next attempt.
-    let left: Vec<Job> = lock(&queue).drain(..).collect();
     if !left.is_empty() {
         let f = failure.clone().unwrap_or(Failure::Connect {
             host: destination.to_string(),
             reason: "no connection".into(),
         });
-        let e = Arc::clone(engine);
-        let _ = tokio::task::spawn_blocking(move || {
-            for job in left {
-                let results = job
-                    .recipients
-                    .iter()
-                    .map(|r| (r.index, f.clone()))
-                    .collect();
-                settle_failures(&e, job.id, results);
-                release(&e, job.id);
-            }
-        })
-        .await;
+        settle_all(engine, left, f).await;
     }
     DestinationReport {
         destination,
@@ -860,7 +948,7 @@ async fn worker(
         tracing::debug!(tls = %session.tls.version, cipher = %session.tls.cipher, "connected");
         drop(_guard);
         for _ in 0..engine.config.max_messages_per_connection.max(1) {
-            let Some(job) = lock(queue).pop_front() else {
+            let Some(job) = next_job(queue, engine.config.idle_linger).await else {
                 session.quit().await;
                 return (delivered, None);
             };
@@ -873,6 +961,21 @@ async fn worker(
             }
         }
         session.quit().await;
+    }
+}
+
+/// The next job, waiting up to `linger` for a scan to add one, so that an
+/// open connection carries mail that arrives just after the last.
+async fn next_job(queue: &Mutex<VecDeque<Job>>, linger: Duration) -> Option<Job> {
+    let deadline = tokio::time::Instant::now() + linger;
+    loop {
+        if let Some(job) = lock(queue).pop_front() {
+            return Some(job);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

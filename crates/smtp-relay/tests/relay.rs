@@ -21,6 +21,7 @@ fn tls(f: &Fixture, names: &[&str]) -> SinkOptions {
         reject: Vec::new(),
         implicit: false,
         tempfail_rcpts: 0,
+        data_delay: Duration::ZERO,
     }
 }
 
@@ -120,6 +121,7 @@ async fn no_starttls_or_a_bad_certificate_never_sends_in_clear_and_bounces_at_ex
             reject: Vec::new(),
             implicit: false,
             tempfail_rcpts: 0,
+            data_delay: Duration::ZERO,
         },
     )
     .await;
@@ -130,6 +132,7 @@ async fn no_starttls_or_a_bad_certificate_never_sends_in_clear_and_bounces_at_ex
             reject: Vec::new(),
             implicit: false,
             tempfail_rcpts: 0,
+            data_delay: Duration::ZERO,
         },
     )
     .await;
@@ -535,6 +538,7 @@ async fn a_configured_client_certificate_is_presented() {
             reject: Vec::new(),
             implicit: false,
             tempfail_rcpts: 0,
+            data_delay: Duration::ZERO,
         },
     )
     .await;
@@ -736,4 +740,39 @@ async fn connections_are_limited_per_destination_and_overall() {
         );
         assert!(sink.connections() >= 12, "5 messages per connection");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_queued_during_a_delivery_joins_it_and_arrives_once() {
+    let port = free_port().await;
+    let f = Fixture::new(vec![gateway_org(
+        "Kent Probation",
+        "kentprobation.org.uk",
+        port,
+        SuffixRewrite::KeepSuffix,
+    )])
+    .await;
+    let mut options = tls(&f, &["localhost"]);
+    options.data_delay = Duration::from_millis(30);
+    let sink = Sink::start(&format!("127.0.0.1:{port}"), options).await;
+    let mut config = f.config();
+    config.max_connections_per_destination = 3;
+    let relay = f.start(config);
+    for i in 0..60 {
+        f.enqueue(
+            &["ann@kentprobation.org.uk.cjsm.net"],
+            &format!("stream-{i}@ward.test"),
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    relay.stop().await;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for m in sink.messages() {
+        *seen.entry(m.header("Message-ID").unwrap()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 60);
+    assert!(seen.values().all(|&n| n == 1), "a message arrived twice");
+    assert!(sink.max_active() <= 3);
 }

@@ -169,6 +169,8 @@ pub struct SinkOptions {
     pub implicit: bool,
     /// Answer this many RCPTs (over all connections) with 451 first.
     pub tempfail_rcpts: usize,
+    /// Wait this long before accepting each message.
+    pub data_delay: Duration,
 }
 
 #[derive(Default)]
@@ -418,6 +420,7 @@ async fn serve(
                     tls,
                 });
                 transactions += 1;
+                tokio::time::sleep(options.data_delay).await;
                 b"250 2.0.0 queued\r\n".to_vec()
             }
         } else if upper == "RSET" {
