@@ -1,9 +1,10 @@
-//! The delivery engine: scans the queue (on a store notification, an
-//! operator's wake or flush, a finished delivery, or the poll interval),
-//! asks the scheduler what is due, and runs one task per destination with
-//! up to `max_connections_per_destination` connections, each carrying
-//! messages one after another. Every outcome is written to the queue entry
-//! as soon as it is known; a delivered mark first of all.
+//! The delivery engine: scans the queue (on a store notification, a
+//! community change, an operator's wake or flush, a finished delivery, or
+//! the poll interval), asks the scheduler what is due, and runs one task per
+//! destination with up to `max_connections_per_destination` connections,
+//! each carrying messages one after another. Mail for a destination whose
+//! task is running joins that task's list. Every outcome is written to the
+//! queue entry as soon as it is known; a delivered mark first of all.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
