@@ -776,3 +776,28 @@ async fn mail_queued_during_a_delivery_joins_it_and_arrives_once() {
     assert!(seen.values().all(|&n| n == 1), "a message arrived twice");
     assert!(sink.max_active() <= 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_that_became_a_hosted_mailbox_is_delivered_locally() {
+    let f = Fixture::new(Vec::new()).await;
+    // Alice's own address is hosted; nobody has the second one.
+    f.enqueue(
+        &[support::SENDER, "nobody@greenstone.co.uk.cjsm.net"],
+        "local@ward.test",
+    );
+    let relay = f.start(f.config());
+    wait_for(LIMIT, "an empty queue", || f.queue_len() == 0).await;
+    wait_for(LIMIT, "the copy and the report", || f.inbox().len() == 2).await;
+    relay.stop().await;
+    let inbox: Vec<String> = f.inbox().iter().map(|r| text(r)).collect();
+    assert!(
+        inbox.iter().any(|m| m.starts_with("From: Alice")),
+        "{inbox:?}"
+    );
+    let report = inbox
+        .iter()
+        .find(|m| m.contains("Action: failed"))
+        .expect("a report for the unknown mailbox");
+    assert!(report.contains("Final-Recipient: rfc822; nobody@greenstone.co.uk.cjsm.net"));
+    assert!(!report.contains(&format!("Final-Recipient: rfc822; {}", support::SENDER)));
+}
