@@ -54,6 +54,8 @@ pub struct AdminState {
     pub service: accounts::Service,
     /// The routing snapshot, refreshed when organisations change.
     pub community: Arc<tokio::sync::watch::Sender<Arc<policy::Community>>>,
+    /// The relay, woken after a queue release and told of a flush.
+    pub relay: smtp_relay::RelayHandle,
 }
 
 /// The body of `GET /v1/status`.
@@ -210,6 +212,11 @@ async fn operation(
         );
     }
     let refresh = request.changes_community();
+    let relay_action = match &request {
+        accounts::Request::QueueFlush { destination } => Some(Some(destination.clone())),
+        accounts::Request::QueueRelease { .. } => Some(None),
+        _ => None,
+    };
     let service = state.service.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let actor = match credentials {
@@ -222,6 +229,11 @@ async fn operation(
     .await;
     match outcome {
         Ok(Ok(response)) => {
+            match relay_action {
+                Some(Some(destination)) => state.relay.flush(destination),
+                Some(None) => state.relay.wake(),
+                None => {}
+            }
             if refresh {
                 let service = state.service.clone();
                 if let Ok(snapshot) = tokio::task::spawn_blocking(move || service.community()).await

@@ -71,6 +71,9 @@ pub enum ServeError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(io::Error),
+    /// The relay's configuration is unusable.
+    #[error("cannot start the relay: {0}")]
+    Relay(#[from] smtp_relay::RelayError),
 }
 
 /// A daemon whose listeners are bound and which is ready to serve.
@@ -87,6 +90,7 @@ pub struct Daemon {
     gateway_tls: ServerTls,
     listeners: Vec<(ListenerKind, TcpListener)>,
     admin: UnixListener,
+    relay: smtp_relay::Relay,
     first_start: bool,
 }
 
@@ -153,6 +157,8 @@ impl Daemon {
             })?;
             listeners.push((kind, listener));
         }
+        let relay =
+            smtp_relay::Relay::new(store.clone(), community.subscribe(), relay_config(&config))?;
         let admin =
             admin::bind(&config.admin_socket).map_err(|source| ServeError::AdminSocket {
                 path: config.admin_socket.clone(),
@@ -167,6 +173,7 @@ impl Daemon {
             gateway_tls,
             listeners,
             admin,
+            relay,
             first_start,
         })
     }
@@ -260,7 +267,9 @@ impl Daemon {
             listeners: addresses.clone(),
             service: self.service.clone(),
             community: self.community.clone(),
+            relay: self.relay.handle(),
         });
+        let relay_task = tokio::spawn(self.relay.run(shutdown.clone()));
         let purge_task = tokio::spawn(purge_deleted(self.service.clone(), shutdown.clone()));
         let admin_task = tokio::spawn(admin::serve(self.admin, state, shutdown.clone()));
 
@@ -306,6 +315,7 @@ impl Daemon {
         }
         let _ = admin_task.await;
         let _ = purge_task.await;
+        let _ = relay_task.await;
         let store = self.store;
         tokio::task::spawn_blocking(move || store.flush())
             .await
@@ -314,6 +324,30 @@ impl Daemon {
         info!("stopped");
         Ok(())
     }
+}
+
+/// The relay's settings from `[relay]`, `[tls] extra_ca_file` and the
+/// host name.
+fn relay_config(config: &Config) -> smtp_relay::RelayConfig {
+    let settings = &config.relay;
+    let mut relay = smtp_relay::RelayConfig::default();
+    relay.hostname = config.hostname.clone();
+    relay.retry_schedule = settings.retry_schedule.clone();
+    relay.max_age = settings.max_age;
+    relay.delay_notice_after = settings.delay_notice_after;
+    relay.max_connections = settings.max_connections;
+    relay.max_connections_per_destination = settings.max_connections_per_destination;
+    relay.connect_timeout = settings.connect_timeout;
+    relay.command_timeout = settings.command_timeout;
+    relay.extra_ca_file = config.extra_ca_file.clone();
+    relay.client_certificate = settings.client_certificate.clone();
+    relay.mx_port = settings.mx_port;
+    relay.resolver = if settings.dns_servers.is_empty() {
+        smtp_relay::ResolverChoice::System
+    } else {
+        smtp_relay::ResolverChoice::NameServers(settings.dns_servers.clone())
+    };
+    relay
 }
 
 /// Removes deleted accounts' mailboxes once their retention is over,
