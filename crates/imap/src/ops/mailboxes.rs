@@ -1,0 +1,201 @@
+//! CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB and STATUS.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use imap_codec::imap_types::mailbox::Mailbox;
+use imap_codec::imap_types::status::StatusDataItemName;
+use store::{MailboxInfo, SpecialUse};
+
+use super::{Done, Engine, mailbox_name};
+use crate::error::ImapError;
+use crate::proto::encode::{Bytes, astring};
+use crate::proto::utf7;
+
+/// The special-use attribute's name (RFC 6154).
+pub(crate) fn special_use_name(special: SpecialUse) -> &'static str {
+    match special {
+        SpecialUse::Sent => "\\Sent",
+        SpecialUse::Drafts => "\\Drafts",
+        SpecialUse::Trash => "\\Trash",
+        SpecialUse::Junk => "\\Junk",
+        SpecialUse::Archive => "\\Archive",
+    }
+}
+
+/// Whether `name` matches a LIST pattern: `*` matches anything, `%`
+/// anything but the delimiter (RFC 9051 §6.3.9).
+pub(crate) fn matches(pattern: &[char], name: &[char]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some(('*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
+        Some(('%', rest)) => (0..=name.len())
+            .take_while(|&i| i == 0 || name[i - 1] != store::DELIMITER)
+            .any(|i| matches(rest, &name[i..])),
+        Some((c, rest)) => name.first() == Some(c) && matches(rest, &name[1..]),
+    }
+}
+
+/// The mailbox name as sent to the client (modified UTF-7).
+pub(crate) fn wire_name(name: &str) -> String {
+    utf7::encode(name)
+}
+
+impl Engine {
+    pub(super) fn create(&mut self, mailbox: &Mailbox<'_>) -> Done {
+        let name = mailbox_name(mailbox)?;
+        if name == "INBOX" {
+            return Err(ImapError::MailboxExists(name));
+        }
+        self.store.create_mailbox(self.user, &name, None)?;
+        Ok("CREATE completed".into())
+    }
+
+    pub(super) fn delete(&mut self, mailbox: &Mailbox<'_>) -> Done {
+        let name = mailbox_name(mailbox)?;
+        self.store.delete_mailbox(self.user, &name)?;
+        Ok("DELETE completed".into())
+    }
+
+    pub(super) fn rename(&mut self, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Done {
+        let from = mailbox_name(from)?;
+        let to = mailbox_name(to)?;
+        self.store.rename_mailbox(self.user, &from, &to)?;
+        Ok("RENAME completed".into())
+    }
+
+    pub(super) fn subscribe(&mut self, mailbox: &Mailbox<'_>, on: bool) -> Done {
+        let name = mailbox_name(mailbox)?;
+        if on {
+            self.store.subscribe_mailbox(self.user, &name)?;
+            Ok("SUBSCRIBE completed".into())
+        } else {
+            self.store.unsubscribe_mailbox(self.user, &name)?;
+            Ok("UNSUBSCRIBE completed".into())
+        }
+    }
+
+    pub(super) fn list(
+        &mut self,
+        reference: &Mailbox<'_>,
+        pattern: &[u8],
+        lsub: bool,
+        out: &mut Vec<u8>,
+    ) -> Done {
+        let command = if lsub { "LSUB" } else { "LIST" };
+        let reference = match reference {
+            Mailbox::Inbox => "INBOX".to_owned(),
+            Mailbox::Other(other) => String::from_utf8_lossy(other.as_ref()).into_owned(),
+        };
+        let pattern = String::from_utf8_lossy(pattern).into_owned();
+        if pattern.is_empty() && !lsub {
+            let _ = write!(Bytes(out), "* LIST (\\Noselect) \"/\" \"\"\r\n");
+            return Ok("LIST completed".into());
+        }
+        let full = utf7::decode(&format!("{reference}{pattern}")).unwrap_or_default();
+        let pattern: Vec<char> = full.chars().collect();
+        let mailboxes = self.store.mailboxes(self.user)?;
+        let names: BTreeSet<&str> = mailboxes.iter().map(|m| m.name.as_str()).collect();
+        let subscribed: BTreeSet<String> = self.store.subscriptions(self.user)?.into_iter().collect();
+        let has_children = |name: &str| {
+            let prefix = format!("{name}{}", store::DELIMITER);
+            names.range(prefix.as_str()..).next().is_some_and(|n| n.starts_with(&prefix))
+        };
+        let matching = |name: &str| {
+            let chars: Vec<char> = name.chars().collect();
+            if matches(&pattern, &chars) {
+                return true;
+            }
+            // INBOX matches case-insensitively.
+            name == "INBOX" && {
+                let upper: Vec<char> = full.to_ascii_uppercase().chars().collect();
+                matches(&upper, &chars)
+            }
+        };
+        let entries: Vec<&MailboxInfo> = mailboxes.iter().collect();
+        for info in entries {
+            if !matching(&info.name) || (lsub && !subscribed.contains(&info.name)) {
+                continue;
+            }
+            let mut attrs = vec![if has_children(&info.name) {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            if let Some(special) = info.special_use {
+                attrs.push(special_use_name(special));
+            }
+            let _ = write!(Bytes(out), "* {command} ({}) \"/\" ", attrs.join(" "));
+            astring(out, &wire_name(&info.name));
+            out.extend_from_slice(b"\r\n");
+        }
+        Ok(format!("{command} completed"))
+    }
+
+    pub(super) fn status(
+        &mut self,
+        mailbox: &Mailbox<'_>,
+        items: &[StatusDataItemName],
+        out: &mut Vec<u8>,
+    ) -> Done {
+        let name = mailbox_name(mailbox)?;
+        let info = self
+            .store
+            .mailbox_by_name(self.user, &name)?
+            .ok_or_else(|| ImapError::NoSuchMailbox(name.clone()))?;
+        let mut values = Vec::new();
+        for item in items {
+            let value = match item {
+                StatusDataItemName::Messages => format!("MESSAGES {}", info.messages),
+                StatusDataItemName::Recent => "RECENT 0".into(),
+                StatusDataItemName::UidNext => format!("UIDNEXT {}", info.uidnext),
+                StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", info.uidvalidity),
+                StatusDataItemName::Unseen => format!("UNSEEN {}", info.unseen),
+                StatusDataItemName::Size => format!("SIZE {}", info.size),
+                StatusDataItemName::HighestModSeq => {
+                    self.condstore = true;
+                    format!("HIGHESTMODSEQ {}", info.highest_modseq)
+                }
+                StatusDataItemName::Deleted => {
+                    let deleted = self
+                        .store
+                        .search_flags(info.id, store::Flags::DELETED, store::Flags::empty())?;
+                    format!("DELETED {}", deleted.len())
+                }
+                StatusDataItemName::DeletedStorage => {
+                    let mut total = 0u64;
+                    for e in self.store.messages(info.id)? {
+                        if e.flags.contains(store::Flags::DELETED) {
+                            total += e.size;
+                        }
+                    }
+                    format!("DELETED-STORAGE {total}")
+                }
+            };
+            values.push(value);
+        }
+        out.extend_from_slice(b"* STATUS ");
+        astring(out, &wire_name(&info.name));
+        let _ = write!(Bytes(out), " ({})\r\n", values.join(" "));
+        Ok("STATUS completed".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, n: &str) -> bool {
+        matches(&p.chars().collect::<Vec<_>>(), &n.chars().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn list_wildcards() {
+        assert!(m("*", "a/b"));
+        assert!(m("%", "a"));
+        assert!(!m("%", "a/b"));
+        assert!(m("a/%", "a/b"));
+        assert!(m("a*", "a/b/c"));
+        assert!(!m("b*", "a"));
+    }
+}

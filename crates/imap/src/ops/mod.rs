@@ -1,0 +1,220 @@
+//! The mailbox engine: every authenticated command, run against the store.
+//!
+//! An [`Engine`] belongs to one logged-in session. Its methods block (the
+//! store fsyncs), so the driver runs them on a blocking thread. Each
+//! command writes its untagged responses and its tagged completion into
+//! one buffer; refusals are [`ImapError`]s turned into `NO`/`BAD` in one
+//! place. One file per command family: `mailboxes` (CREATE … LIST,
+//! STATUS), `select`, `append`, `fetch`, `search`, `flags` (STORE),
+//! `copy` (COPY, MOVE), `expunge`.
+
+mod append;
+mod copy;
+mod expunge;
+mod fetch;
+mod flags;
+mod mailboxes;
+mod search;
+mod select;
+
+use std::fmt::Write as _;
+
+use imap_codec::imap_types::command::CommandBody;
+use imap_codec::imap_types::mailbox::Mailbox;
+use store::{MailboxChange, Store, UserId};
+
+use crate::error::ImapError;
+use crate::proto::encode::Bytes;
+use crate::proto::utf7;
+use crate::selected::Selected;
+
+/// One logged-in user's view of the store.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    store: Store,
+    user: UserId,
+    selected: Option<Selected>,
+    /// CONDSTORE is enabled (ENABLE, SELECT (CONDSTORE), or a MODSEQ use).
+    condstore: bool,
+}
+
+/// A command's result: untagged responses are already in the buffer; the
+/// tagged OK text (with its response code) comes back here.
+type Done = Result<String, ImapError>;
+
+impl Engine {
+    /// An engine for `user`.
+    pub(crate) fn new(store: Store, user: UserId) -> Self {
+        Self {
+            store,
+            user,
+            selected: None,
+            condstore: false,
+        }
+    }
+
+    /// Runs one command and returns everything to send for it.
+    pub(crate) fn execute(&mut self, tag: &str, body: CommandBody<'static>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let name = body.name();
+        let (result, allow_expunge) = self.run(body, &mut out);
+        if let Some(selected) = self.selected.as_mut() {
+            let _ = selected.updates(&self.store, allow_expunge, self.condstore, false, &mut out);
+            if selected.deleted {
+                self.selected = None;
+                out.extend_from_slice(b"* BYE [NONEXISTENT] The selected mailbox was deleted\r\n");
+            }
+        }
+        match result {
+            Ok(text) => {
+                let _ = write!(Bytes(&mut out), "{tag} OK {text}\r\n");
+            }
+            Err(error) => {
+                if let ImapError::Store(detail) = &error {
+                    tracing::warn!(command = name, %detail, "store failed");
+                }
+                out.extend_from_slice(&error.tagged(tag));
+            }
+        }
+        out
+    }
+
+    /// Runs a command; returns its outcome and whether EXPUNGE responses
+    /// may follow it.
+    fn run(&mut self, body: CommandBody<'static>, out: &mut Vec<u8>) -> (Done, bool) {
+        match body {
+            CommandBody::Noop => (Ok("NOOP completed".into()), true),
+            CommandBody::Check => (Ok("CHECK completed".into()), true),
+            CommandBody::Enable { capabilities } => {
+                let mut enabled = Vec::new();
+                for cap in capabilities.as_ref() {
+                    let name = cap.to_string();
+                    if name.eq_ignore_ascii_case("CONDSTORE") {
+                        self.condstore = true;
+                        enabled.push("CONDSTORE");
+                    }
+                }
+                let _ = write!(Bytes(out), "* ENABLED {}\r\n", enabled.join(" "));
+                (Ok("ENABLE completed".into()), true)
+            }
+            CommandBody::Namespace => {
+                out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                (Ok("NAMESPACE completed".into()), true)
+            }
+            CommandBody::Select { mailbox, parameters } => {
+                (self.select(&mailbox, false, &parameters, out), true)
+            }
+            CommandBody::Examine { mailbox, parameters } => {
+                (self.select(&mailbox, true, &parameters, out), true)
+            }
+            CommandBody::Create { mailbox } => (self.create(&mailbox), true),
+            CommandBody::Delete { mailbox } => (self.delete(&mailbox), true),
+            CommandBody::Rename { from, to } => (self.rename(&from, &to), true),
+            CommandBody::Subscribe { mailbox } => (self.subscribe(&mailbox, true), true),
+            CommandBody::Unsubscribe { mailbox } => (self.subscribe(&mailbox, false), true),
+            CommandBody::List {
+                reference,
+                mailbox_wildcard,
+            } => (self.list(&reference, list_pattern(&mailbox_wildcard), false, out), true),
+            CommandBody::Lsub {
+                reference,
+                mailbox_wildcard,
+            } => (self.list(&reference, list_pattern(&mailbox_wildcard), true, out), true),
+            CommandBody::Status {
+                mailbox,
+                item_names,
+            } => (self.status(&mailbox, &item_names, out), true),
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => (self.append(&mailbox, &flags, date.as_ref(), message, out), true),
+            CommandBody::Close => (self.close(true), true),
+            CommandBody::Unselect => (self.close(false), true),
+            CommandBody::Expunge => (self.expunge(None, out), true),
+            CommandBody::ExpungeUid { sequence_set } => {
+                (self.expunge(Some(&sequence_set), out), true)
+            }
+            CommandBody::Search {
+                charset,
+                criteria,
+                uid,
+            } => (self.search(charset.as_ref(), criteria.as_ref(), uid, out), uid),
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                modifiers,
+            } => (
+                self.fetch(&sequence_set, macro_or_item_names, uid, &modifiers, out),
+                uid,
+            ),
+            CommandBody::Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+                modifiers,
+            } => (
+                self.store_flags(&sequence_set, &kind, &response, &flags, uid, &modifiers, out),
+                uid,
+            ),
+            CommandBody::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } => (self.copy(&sequence_set, &mailbox, uid, false, out), true),
+            CommandBody::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } => (self.copy(&sequence_set, &mailbox, uid, true, out), true),
+            other => (Err(ImapError::Unsupported(other.name())), true),
+        }
+    }
+
+    /// The selected mailbox, or the refusal for commands that need one.
+    fn selected(&mut self) -> Result<&mut Selected, ImapError> {
+        self.selected.as_mut().ok_or(ImapError::NoMailboxSelected)
+    }
+
+    /// The untagged updates to send while idling.
+    pub(crate) fn idle_updates(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(selected) = self.selected.as_mut() {
+            let _ = selected.updates(&self.store, true, self.condstore, false, &mut out);
+        }
+        out
+    }
+
+    /// A receiver of the selected mailbox's changes (IDLE waits on it).
+    pub(crate) fn change_receiver(&self) -> Option<tokio::sync::broadcast::Receiver<MailboxChange>> {
+        self.selected
+            .as_ref()
+            .map(|s| self.store.subscribe_changes(s.info.id))
+    }
+}
+
+/// The UTF-8 name of a mailbox argument (INBOX canonical; other names are
+/// modified UTF-7 from IMAP4rev1 clients).
+pub(crate) fn mailbox_name(mailbox: &Mailbox<'_>) -> Result<String, ImapError> {
+    match mailbox {
+        Mailbox::Inbox => Ok("INBOX".into()),
+        Mailbox::Other(other) => {
+            let raw = String::from_utf8_lossy(other.as_ref()).into_owned();
+            let name = utf7::decode(&raw).ok_or_else(|| ImapError::InvalidMailboxName(raw.clone()))?;
+            Ok(name.trim_end_matches(store::DELIMITER).to_owned())
+        }
+    }
+}
+
+/// The bytes of a LIST pattern.
+fn list_pattern<'a>(pattern: &'a imap_codec::imap_types::mailbox::ListMailbox<'_>) -> &'a [u8] {
+    use imap_codec::imap_types::mailbox::ListMailbox;
+    match pattern {
+        ListMailbox::Token(t) => t.as_ref(),
+        ListMailbox::String(s) => s.as_ref(),
+    }
+}
