@@ -120,14 +120,47 @@ impl ImapError {
         use ImapError::*;
         use Kind::{Bad, No};
         match self {
-            LoginBeforeTls => (No, Some("PRIVACYREQUIRED"), "Log in only after STARTTLS; this server never accepts passwords in clear text".into()),
-            AuthenticationFailed => (No, Some("AUTHENTICATIONFAILED"), "Wrong user name or password".into()),
-            MustChangePassword { hint } => (No, Some("ALERT"), format!("Your password must be changed before you can read mail. {hint}")),
-            AccountLocked => (No, Some("CONTACTADMIN"), "Your account is locked; ask your organisation's administrator to unlock it".into()),
-            AccountSuspended => (No, Some("CONTACTADMIN"), "Your account is suspended; ask your organisation's administrator".into()),
-            AccountDeleted => (No, Some("AUTHENTICATIONFAILED"), "This account no longer exists".into()),
-            Throttled => (No, Some("UNAVAILABLE"), "Too many failed logins; please try again later".into()),
-            Unavailable => (No, Some("UNAVAILABLE"), "The server cannot do this right now; please try again later".into()),
+            LoginBeforeTls => (
+                No,
+                Some("PRIVACYREQUIRED"),
+                "Log in only after STARTTLS; this server never accepts passwords in clear text"
+                    .into(),
+            ),
+            AuthenticationFailed => (
+                No,
+                Some("AUTHENTICATIONFAILED"),
+                "Wrong user name or password".into(),
+            ),
+            MustChangePassword { hint } => (
+                No,
+                Some("ALERT"),
+                format!("Your password must be changed before you can read mail. {hint}"),
+            ),
+            AccountLocked => (
+                No,
+                Some("CONTACTADMIN"),
+                "Your account is locked; ask your organisation's administrator to unlock it".into(),
+            ),
+            AccountSuspended => (
+                No,
+                Some("CONTACTADMIN"),
+                "Your account is suspended; ask your organisation's administrator".into(),
+            ),
+            AccountDeleted => (
+                No,
+                Some("AUTHENTICATIONFAILED"),
+                "This account no longer exists".into(),
+            ),
+            Throttled => (
+                No,
+                Some("UNAVAILABLE"),
+                "Too many failed logins; please try again later".into(),
+            ),
+            Unavailable => (
+                No,
+                Some("UNAVAILABLE"),
+                "The server cannot do this right now; please try again later".into(),
+            ),
             AuthCancelled => (Bad, None, "Authentication cancelled".into()),
             UnsupportedMechanism => (No, None, "Only AUTHENTICATE PLAIN is supported".into()),
             MalformedSasl => (Bad, None, "Malformed SASL PLAIN response".into()),
@@ -135,20 +168,60 @@ impl ImapError {
             NotAuthenticated => (Bad, None, "Log in first".into()),
             AlreadyAuthenticated => (Bad, None, "Already logged in".into()),
             NoMailboxSelected => (Bad, None, "Select a mailbox first".into()),
-            ReadOnly => (No, Some("READ-ONLY"), "The mailbox was opened read-only with EXAMINE".into()),
-            NoSuchMailbox(name) => (No, Some("NONEXISTENT"), format!("There is no mailbox called {name}")),
-            TryCreate(name) => (No, Some("TRYCREATE"), format!("There is no mailbox called {name}; create it first")),
-            MailboxExists(name) => (No, Some("ALREADYEXISTS"), format!("A mailbox called {name} already exists")),
-            InvalidMailboxName(name) => (No, Some("CANNOT"), format!("{name} is not a valid mailbox name")),
+            ReadOnly => (
+                No,
+                Some("READ-ONLY"),
+                "The mailbox was opened read-only with EXAMINE".into(),
+            ),
+            NoSuchMailbox(name) => (
+                No,
+                Some("NONEXISTENT"),
+                format!("There is no mailbox called {name}"),
+            ),
+            TryCreate(name) => (
+                No,
+                Some("TRYCREATE"),
+                format!("There is no mailbox called {name}; create it first"),
+            ),
+            MailboxExists(name) => (
+                No,
+                Some("ALREADYEXISTS"),
+                format!("A mailbox called {name} already exists"),
+            ),
+            InvalidMailboxName(name) => (
+                No,
+                Some("CANNOT"),
+                format!("{name} is not a valid mailbox name"),
+            ),
             CannotDeleteInbox => (No, Some("CANNOT"), "INBOX cannot be deleted".into()),
-            HasChildren(name) => (No, Some("INUSE"), format!("{name} has mailboxes below it; delete those first")),
-            RenameIntoItself => (No, Some("CANNOT"), "A mailbox cannot be moved below itself".into()),
-            LiteralTooBig { limit } => (No, Some("TOOBIG"), format!("That is larger than the {limit} bytes this server accepts")),
+            HasChildren(name) => (
+                No,
+                Some("INUSE"),
+                format!("{name} has mailboxes below it; delete those first"),
+            ),
+            RenameIntoItself => (
+                No,
+                Some("CANNOT"),
+                "A mailbox cannot be moved below itself".into(),
+            ),
+            LiteralTooBig { limit } => (
+                No,
+                Some("TOOBIG"),
+                format!("That is larger than the {limit} bytes this server accepts"),
+            ),
             Malformed => (Bad, None, "Could not parse that command".into()),
             Unsupported(what) => (Bad, None, format!("{what} is not supported")),
             InvalidSequence => (Bad, None, "Message sequence number out of range".into()),
-            BadCharset => (No, Some("BADCHARSET (US-ASCII UTF-8)"), "Only US-ASCII and UTF-8 searches are supported".into()),
-            Store(_) => (No, Some("SERVERBUG"), "The mailbox store failed; please try again".into()),
+            BadCharset => (
+                No,
+                Some("BADCHARSET (US-ASCII UTF-8)"),
+                "Only US-ASCII and UTF-8 searches are supported".into(),
+            ),
+            Store(_) => (
+                No,
+                Some("SERVERBUG"),
+                "The mailbox store failed; please try again".into(),
+            ),
             MailboxGone => (No, Some("NONEXISTENT"), "The mailbox was deleted".into()),
         }
     }

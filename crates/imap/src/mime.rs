@@ -187,7 +187,14 @@ fn envelope(raw: &[u8], message: &Message<'_>) -> Vec<u8> {
     let from = message.from();
     let sender = message.sender().or(from);
     let reply_to = message.reply_to().or(from);
-    for list in [from, sender, reply_to, message.to(), message.cc(), message.bcc()] {
+    for list in [
+        from,
+        sender,
+        reply_to,
+        message.to(),
+        message.cc(),
+        message.bcc(),
+    ] {
         out.push(b' ');
         address_list(&mut out, list);
     }
@@ -408,7 +415,10 @@ fn header_and_text<'a>(raw: &'a [u8], message: &Message<'_>) -> Option<(&'a [u8]
         root.offset_body as usize,
         root.offset_end as usize,
     );
-    Some((raw.get(start..body.max(start))?, raw.get(body..end.max(body))?))
+    Some((
+        raw.get(start..body.max(start))?,
+        raw.get(body..end.max(body))?,
+    ))
 }
 
 /// Where the header block ends (after the blank line), or the end.
@@ -483,11 +493,9 @@ pub(crate) fn section<'a>(
         SectionText::Mime => Cow::Borrowed(slice(part.offset_header, part.offset_body)?),
         SectionText::Header => Cow::Borrowed(header_and_text(raw, inner?)?.0),
         SectionText::Text => Cow::Borrowed(header_and_text(raw, inner?)?.1),
-        SectionText::Fields { names, not } => Cow::Owned(header_fields(
-            header_and_text(raw, inner?)?.0,
-            names,
-            *not,
-        )),
+        SectionText::Fields { names, not } => {
+            Cow::Owned(header_fields(header_and_text(raw, inner?)?.0, names, *not))
+        }
     })
 }
 
@@ -506,10 +514,9 @@ pub(crate) fn binary<'a>(
     let part = owner.parts.get(index)?;
     match &part.body {
         PartType::Multipart(_) => None,
-        PartType::Message(_) => {
-            raw.get(part.offset_body as usize..part.offset_end as usize)
-                .map(Cow::Borrowed)
-        }
+        PartType::Message(_) => raw
+            .get(part.offset_body as usize..part.offset_end as usize)
+            .map(Cow::Borrowed),
         PartType::Text(t) | PartType::Html(t) => Some(Cow::Owned(t.as_bytes().to_vec())),
         PartType::Binary(b) | PartType::InlineBinary(b) => Some(Cow::Borrowed(b.as_ref())),
     }
@@ -603,23 +610,33 @@ Inner body.\r\n\
     fn sections_slice_the_raw_message() {
         let m = parse(NESTED).unwrap();
         assert_eq!(
-            section(NESTED, &m, &[1], &SectionText::Body).unwrap().as_ref(),
+            section(NESTED, &m, &[1], &SectionText::Body)
+                .unwrap()
+                .as_ref(),
             b"Body one."
         );
         assert_eq!(
-            section(NESTED, &m, &[1], &SectionText::Mime).unwrap().as_ref(),
+            section(NESTED, &m, &[1], &SectionText::Mime)
+                .unwrap()
+                .as_ref(),
             b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
         );
         assert_eq!(
-            section(NESTED, &m, &[2], &SectionText::Header).unwrap().as_ref(),
+            section(NESTED, &m, &[2], &SectionText::Header)
+                .unwrap()
+                .as_ref(),
             b"Subject: inner\r\nFrom: i@c.test\r\n\r\n"
         );
         assert_eq!(
-            section(NESTED, &m, &[2], &SectionText::Text).unwrap().as_ref(),
+            section(NESTED, &m, &[2], &SectionText::Text)
+                .unwrap()
+                .as_ref(),
             b"Inner body."
         );
         assert_eq!(
-            section(NESTED, &m, &[2, 1], &SectionText::Body).unwrap().as_ref(),
+            section(NESTED, &m, &[2, 1], &SectionText::Body)
+                .unwrap()
+                .as_ref(),
             b"Inner body."
         );
         assert!(section(NESTED, &m, &[3], &SectionText::Body).is_none());
@@ -638,11 +655,17 @@ Inner body.\r\n\
     fn envelope_and_structure() {
         let s = Summary::of(NESTED);
         let env = String::from_utf8(s.envelope.clone()).unwrap();
-        assert!(env.starts_with("(NIL \"hello\" ((\"Eric Brown\" NIL \"eric\" \"a.test\"))"), "{env}");
+        assert!(
+            env.starts_with("(NIL \"hello\" ((\"Eric Brown\" NIL \"eric\" \"a.test\"))"),
+            "{env}"
+        );
         assert!(env.contains("=?utf-8?b?"), "{env}");
         assert!(env.ends_with(" NIL \"<1@a.test>\")"), "{env}");
         let bs = String::from_utf8(s.bodystructure.clone()).unwrap();
-        assert!(bs.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 9 0"), "{bs}");
+        assert!(
+            bs.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 9 0"),
+            "{bs}"
+        );
         assert!(bs.contains("\"MESSAGE\" \"RFC822\""), "{bs}");
         assert!(bs.contains(" \"MIXED\" (\"BOUNDARY\" \"XX\")"), "{bs}");
         assert_eq!(Summary::from_cache(&s.to_cache()).unwrap(), s);

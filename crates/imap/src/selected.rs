@@ -46,7 +46,11 @@ pub(crate) struct Selected {
 impl Selected {
     /// Opens the view: subscribes first, then reads the messages, so that
     /// no change falls between the two.
-    pub(crate) fn open(store: &Store, info: MailboxInfo, read_only: bool) -> Result<(Self, Vec<MessageEntry>), ImapError> {
+    pub(crate) fn open(
+        store: &Store,
+        info: MailboxInfo,
+        read_only: bool,
+    ) -> Result<(Self, Vec<MessageEntry>), ImapError> {
         let changes = store.subscribe_changes(info.id);
         let entries = store.messages(info.id)?;
         let uids = entries.iter().map(|e| e.uid).collect();
@@ -65,11 +69,6 @@ impl Selected {
             },
             entries,
         ))
-    }
-
-    /// Number of announced messages (EXISTS).
-    pub(crate) fn exists(&self) -> usize {
-        self.uids.len()
     }
 
     /// The announced UIDs in sequence order.
@@ -118,11 +117,6 @@ impl Selected {
         }
     }
 
-    /// The change channel, for the driver to wait on during IDLE.
-    pub(crate) fn changes(&mut self) -> &mut broadcast::Receiver<MailboxChange> {
-        &mut self.changes
-    }
-
     fn drain(&mut self) {
         loop {
             match self.changes.try_recv() {
@@ -167,7 +161,11 @@ impl Selected {
         if allow_expunge && !self.expunged.is_empty() {
             let gone = std::mem::take(&mut self.expunged);
             if vanished {
-                let list: Vec<u32> = gone.iter().filter(|u| self.seq_of(**u).is_some()).map(|u| u.0).collect();
+                let list: Vec<u32> = gone
+                    .iter()
+                    .filter(|u| self.seq_of(**u).is_some())
+                    .map(|u| u.0)
+                    .collect();
                 if !list.is_empty() {
                     let _ = write!(Bytes(out), "* VANISHED {}\r\n", sequence_set(&list));
                 }
@@ -187,10 +185,16 @@ impl Selected {
             if self.expunged.contains(&uid) {
                 continue;
             }
-            let (Some(seq), Some(entry)) = (self.seq_of(uid), store.message(self.info.id, uid)?) else {
+            let (Some(seq), Some(entry)) = (self.seq_of(uid), store.message(self.info.id, uid)?)
+            else {
                 continue;
             };
-            let _ = write!(Bytes(out), "* {seq} FETCH (UID {} FLAGS {}", uid.0, flag_list(&entry, false));
+            let _ = write!(
+                Bytes(out),
+                "* {seq} FETCH (UID {} FLAGS {}",
+                uid.0,
+                flag_list(&entry, false)
+            );
             if condstore {
                 let _ = write!(Bytes(out), " MODSEQ ({})", entry.modseq);
             }
@@ -210,7 +214,11 @@ impl Selected {
     /// The (sequence number, UID) pairs a sequence set names, in order.
     /// With `uid`, numbers are UIDs and unknown ones are ignored; without,
     /// a number past the last message is an error.
-    pub(crate) fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, Uid)>, ImapError> {
+    pub(crate) fn resolve(
+        &self,
+        set: &SequenceSet,
+        uid: bool,
+    ) -> Result<Vec<(u32, Uid)>, ImapError> {
         let mut chosen = BTreeSet::new();
         let last_seq = self.uids.len() as u32;
         let last_uid = self.uids.last().map_or(0, |u| u.0);

@@ -25,7 +25,11 @@ impl Engine {
         if moving && selected.read_only {
             return Err(ImapError::ReadOnly);
         }
-        let uids: Vec<Uid> = selected.resolve(set, uid)?.into_iter().map(|(_, u)| u).collect();
+        let uids: Vec<Uid> = selected
+            .resolve(set, uid)?
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect();
         let name = mailbox_name(mailbox)?;
         let target = store
             .mailbox_by_name(user, &name)?

@@ -13,7 +13,13 @@ impl Engine {
             return Err(ImapError::ReadOnly);
         }
         let targets: Option<Vec<Uid>> = match uids {
-            Some(set) => Some(selected.resolve(set, true)?.into_iter().map(|(_, u)| u).collect()),
+            Some(set) => Some(
+                selected
+                    .resolve(set, true)?
+                    .into_iter()
+                    .map(|(_, u)| u)
+                    .collect(),
+            ),
             None => None,
         };
         let mailbox = selected.info.id;

@@ -8,11 +8,11 @@
 use std::fmt::Write as _;
 use std::num::NonZeroU32;
 
+use imap_codec::imap_types::IntoStatic;
 use imap_codec::imap_types::command::FetchModifier;
 use imap_codec::imap_types::fetch::{
     MacroOrMessageDataItemNames, MessageDataItemName, Part, Section,
 };
-use imap_codec::imap_types::IntoStatic;
 use imap_codec::imap_types::sequence::SequenceSet;
 use store::{BodyId, FlagOp, Flags, MessageEntry};
 
@@ -26,7 +26,10 @@ fn part_path(part: &Part) -> Vec<u32> {
 }
 
 fn path_label(path: &[u32]) -> String {
-    path.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+    path.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The section as echoed in the response, and what it asks for.
@@ -70,7 +73,11 @@ fn section_of(section: Option<&Section<'_>>) -> (String, Vec<u32>, SectionText) 
                 if not { ".NOT" } else { "" },
                 list.join(" ").to_ascii_uppercase()
             );
-            (prefixed(&path, &what), path, SectionText::Fields { names: list, not })
+            (
+                prefixed(&path, &what),
+                path,
+                SectionText::Fields { names: list, not },
+            )
         }
     }
 }
@@ -126,7 +133,9 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Done {
         let mut items = match items {
-            MacroOrMessageDataItemNames::Macro(m) => m.expand().into_iter().map(|i| i.into_static()).collect(),
+            MacroOrMessageDataItemNames::Macro(m) => {
+                m.expand().into_iter().map(|i| i.into_static()).collect()
+            }
             MacroOrMessageDataItemNames::MessageDataItemNames(items) => items,
         };
         let mut changed_since = None;
@@ -163,7 +172,11 @@ impl Engine {
             });
         let many = targets.len() > 32;
         let all: std::collections::HashMap<store::Uid, MessageEntry> = if many {
-            store.messages(mailbox)?.into_iter().map(|e| (e.uid, e)).collect()
+            store
+                .messages(mailbox)?
+                .into_iter()
+                .map(|e| (e.uid, e))
+                .collect()
         } else {
             Default::default()
         };
@@ -247,7 +260,11 @@ impl Engine {
                 let _ = write!(Bytes(out), "MODSEQ ({})", entry.modseq);
             }
             MessageDataItemName::InternalDate => {
-                let _ = write!(Bytes(out), "INTERNALDATE {}", internal_date(entry.internal_date));
+                let _ = write!(
+                    Bytes(out),
+                    "INTERNALDATE {}",
+                    internal_date(entry.internal_date)
+                );
             }
             MessageDataItemName::Rfc822Size => {
                 let _ = write!(Bytes(out), "RFC822.SIZE {}", entry.size);

@@ -63,7 +63,10 @@ impl Engine {
             StoreType::Add => FlagOp::Add,
             StoreType::Remove => FlagOp::Remove,
         };
-        let unchanged_since = modifiers.iter().map(|StoreModifier::UnchangedSince(m)| *m).min();
+        let unchanged_since = modifiers
+            .iter()
+            .map(|StoreModifier::UnchangedSince(m)| *m)
+            .min();
         let mut current: BTreeMap<Uid, MessageEntry> = BTreeMap::new();
         for &(_, u) in &targets {
             if let Some(entry) = store.message(mailbox, u)? {
@@ -85,7 +88,9 @@ impl Engine {
         }
         let silent = *response == StoreResponse::Silent;
         for &(seq, u) in &targets {
-            let Some(entry) = current.get(&u) else { continue };
+            let Some(entry) = current.get(&u) else {
+                continue;
+            };
             if silent && !(condstore_used && !modified.contains(&u)) {
                 continue;
             }

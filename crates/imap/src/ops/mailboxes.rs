@@ -96,10 +96,14 @@ impl Engine {
         let pattern: Vec<char> = full.chars().collect();
         let mailboxes = self.store.mailboxes(self.user)?;
         let names: BTreeSet<&str> = mailboxes.iter().map(|m| m.name.as_str()).collect();
-        let subscribed: BTreeSet<String> = self.store.subscriptions(self.user)?.into_iter().collect();
+        let subscribed: BTreeSet<String> =
+            self.store.subscriptions(self.user)?.into_iter().collect();
         let has_children = |name: &str| {
             let prefix = format!("{name}{}", store::DELIMITER);
-            names.range(prefix.as_str()..).next().is_some_and(|n| n.starts_with(&prefix))
+            names
+                .range(prefix.as_str()..)
+                .next()
+                .is_some_and(|n| n.starts_with(&prefix))
         };
         let matching = |name: &str| {
             let chars: Vec<char> = name.chars().collect();
@@ -157,9 +161,11 @@ impl Engine {
                     format!("HIGHESTMODSEQ {}", info.highest_modseq)
                 }
                 StatusDataItemName::Deleted => {
-                    let deleted = self
-                        .store
-                        .search_flags(info.id, store::Flags::DELETED, store::Flags::empty())?;
+                    let deleted = self.store.search_flags(
+                        info.id,
+                        store::Flags::DELETED,
+                        store::Flags::empty(),
+                    )?;
                     format!("DELETED {}", deleted.len())
                 }
                 StatusDataItemName::DeletedStorage => {
@@ -186,7 +192,10 @@ mod tests {
     use super::*;
 
     fn m(p: &str, n: &str) -> bool {
-        matches(&p.chars().collect::<Vec<_>>(), &n.chars().collect::<Vec<_>>())
+        matches(
+            &p.chars().collect::<Vec<_>>(),
+            &n.chars().collect::<Vec<_>>(),
+        )
     }
 
     #[test]

@@ -101,12 +101,14 @@ impl Engine {
                 out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
                 (Ok("NAMESPACE completed".into()), true)
             }
-            CommandBody::Select { mailbox, parameters } => {
-                (self.select(&mailbox, false, &parameters, out), true)
-            }
-            CommandBody::Examine { mailbox, parameters } => {
-                (self.select(&mailbox, true, &parameters, out), true)
-            }
+            CommandBody::Select {
+                mailbox,
+                parameters,
+            } => (self.select(&mailbox, false, &parameters, out), true),
+            CommandBody::Examine {
+                mailbox,
+                parameters,
+            } => (self.select(&mailbox, true, &parameters, out), true),
             CommandBody::Create { mailbox } => (self.create(&mailbox), true),
             CommandBody::Delete { mailbox } => (self.delete(&mailbox), true),
             CommandBody::Rename { from, to } => (self.rename(&from, &to), true),
@@ -115,11 +117,17 @@ impl Engine {
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
-            } => (self.list(&reference, list_pattern(&mailbox_wildcard), false, out), true),
+            } => (
+                self.list(&reference, list_pattern(&mailbox_wildcard), false, out),
+                true,
+            ),
             CommandBody::Lsub {
                 reference,
                 mailbox_wildcard,
-            } => (self.list(&reference, list_pattern(&mailbox_wildcard), true, out), true),
+            } => (
+                self.list(&reference, list_pattern(&mailbox_wildcard), true, out),
+                true,
+            ),
             CommandBody::Status {
                 mailbox,
                 item_names,
@@ -129,7 +137,10 @@ impl Engine {
                 flags,
                 date,
                 message,
-            } => (self.append(&mailbox, &flags, date.as_ref(), message, out), true),
+            } => (
+                self.append(&mailbox, &flags, date.as_ref(), message, out),
+                true,
+            ),
             CommandBody::Close => (self.close(true), true),
             CommandBody::Unselect => (self.close(false), true),
             CommandBody::Expunge => (self.expunge(None, out), true),
@@ -140,7 +151,10 @@ impl Engine {
                 charset,
                 criteria,
                 uid,
-            } => (self.search(charset.as_ref(), criteria.as_ref(), uid, out), uid),
+            } => (
+                self.search(charset.as_ref(), criteria.as_ref(), uid, out),
+                uid,
+            ),
             CommandBody::Fetch {
                 sequence_set,
                 macro_or_item_names,
@@ -158,7 +172,15 @@ impl Engine {
                 uid,
                 modifiers,
             } => (
-                self.store_flags(&sequence_set, &kind, &response, &flags, uid, &modifiers, out),
+                self.store_flags(
+                    &sequence_set,
+                    &kind,
+                    &response,
+                    &flags,
+                    uid,
+                    &modifiers,
+                    out,
+                ),
                 uid,
             ),
             CommandBody::Copy {
@@ -190,7 +212,9 @@ impl Engine {
     }
 
     /// A receiver of the selected mailbox's changes (IDLE waits on it).
-    pub(crate) fn change_receiver(&self) -> Option<tokio::sync::broadcast::Receiver<MailboxChange>> {
+    pub(crate) fn change_receiver(
+        &self,
+    ) -> Option<tokio::sync::broadcast::Receiver<MailboxChange>> {
         self.selected
             .as_ref()
             .map(|s| self.store.subscribe_changes(s.info.id))
@@ -204,7 +228,8 @@ pub(crate) fn mailbox_name(mailbox: &Mailbox<'_>) -> Result<String, ImapError> {
         Mailbox::Inbox => Ok("INBOX".into()),
         Mailbox::Other(other) => {
             let raw = String::from_utf8_lossy(other.as_ref()).into_owned();
-            let name = utf7::decode(&raw).ok_or_else(|| ImapError::InvalidMailboxName(raw.clone()))?;
+            let name =
+                utf7::decode(&raw).ok_or_else(|| ImapError::InvalidMailboxName(raw.clone()))?;
             Ok(name.trim_end_matches(store::DELIMITER).to_owned())
         }
     }

@@ -48,7 +48,11 @@ impl Candidate<'_> {
         Ok(self.raw.as_deref().unwrap_or_default())
     }
 
-    fn with_message<T>(&mut self, f: impl FnOnce(&[u8], &Message<'_>) -> T, default: T) -> Result<T, ImapError> {
+    fn with_message<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], &Message<'_>) -> T,
+        default: T,
+    ) -> Result<T, ImapError> {
         let raw = self.raw()?;
         Ok(match mime::parse(raw) {
             Some(m) => f(raw, &m),
@@ -60,15 +64,27 @@ impl Candidate<'_> {
 fn in_set(selected: &Selected, set: &SequenceSet, uid: bool, c: &Candidate<'_>) -> bool {
     selected
         .resolve(set, uid)
-        .map(|found| found.iter().any(|&(s, u)| if uid { u == c.entry.uid } else { s == c.seq }))
+        .map(|found| {
+            found
+                .iter()
+                .any(|&(s, u)| if uid { u == c.entry.uid } else { s == c.seq })
+        })
         .unwrap_or(false)
 }
 
-fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, selected: &Selected) -> Result<bool, ImapError> {
+fn matches(
+    key: &SearchKey<'_>,
+    c: &mut Candidate<'_>,
+    selected: &Selected,
+) -> Result<bool, ImapError> {
     let flags = c.entry.flags;
     let header = |c: &mut Candidate<'_>, name: &str, needle: &[u8]| {
         c.with_message(
-            |raw, m| mime::header_text(raw, m, name).iter().any(|v| contains(v, needle)),
+            |raw, m| {
+                mime::header_text(raw, m, name)
+                    .iter()
+                    .any(|v| contains(v, needle))
+            },
             false,
         )
     };
@@ -100,16 +116,32 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, selected: &Selected) -> R
         // IMAP4rev2 dropped it.
         SearchKey::Recent | SearchKey::New => false,
         SearchKey::Old => true,
-        SearchKey::Keyword(k) => c.entry.keywords.iter().any(|w| w.eq_ignore_ascii_case(k.inner())),
-        SearchKey::Unkeyword(k) => !c.entry.keywords.iter().any(|w| w.eq_ignore_ascii_case(k.inner())),
+        SearchKey::Keyword(k) => c
+            .entry
+            .keywords
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(k.inner())),
+        SearchKey::Unkeyword(k) => !c
+            .entry
+            .keywords
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(k.inner())),
         SearchKey::Larger(n) => c.entry.size > u64::from(*n),
         SearchKey::Smaller(n) => c.entry.size < u64::from(*n),
         SearchKey::Before(d) => c.entry.internal_date.div_euclid(86_400) < day_of(d),
         SearchKey::On(d) => c.entry.internal_date.div_euclid(86_400) == day_of(d),
         SearchKey::Since(d) => c.entry.internal_date.div_euclid(86_400) >= day_of(d),
-        SearchKey::SentBefore(d) => c.with_message(|_, m| mime::sent_day(m).is_some_and(|s| s < day_of(d)), false)?,
-        SearchKey::SentOn(d) => c.with_message(|_, m| mime::sent_day(m) == Some(day_of(d)), false)?,
-        SearchKey::SentSince(d) => c.with_message(|_, m| mime::sent_day(m).is_some_and(|s| s >= day_of(d)), false)?,
+        SearchKey::SentBefore(d) => c.with_message(
+            |_, m| mime::sent_day(m).is_some_and(|s| s < day_of(d)),
+            false,
+        )?,
+        SearchKey::SentOn(d) => {
+            c.with_message(|_, m| mime::sent_day(m) == Some(day_of(d)), false)?
+        }
+        SearchKey::SentSince(d) => c.with_message(
+            |_, m| mime::sent_day(m).is_some_and(|s| s >= day_of(d)),
+            false,
+        )?,
         SearchKey::From(s) => header(c, "From", s.as_ref())?,
         SearchKey::To(s) => header(c, "To", s.as_ref())?,
         SearchKey::Cc(s) => header(c, "Cc", s.as_ref())?,
@@ -121,7 +153,8 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, selected: &Selected) -> R
             c.with_message(
                 |raw, m| {
                     let values = mime::header_text(raw, m, &name);
-                    !values.is_empty() && (value.is_empty() || values.iter().any(|v| contains(v, &value)))
+                    !values.is_empty()
+                        && (value.is_empty() || values.iter().any(|v| contains(v, &value)))
                 },
                 false,
             )?
@@ -135,7 +168,8 @@ fn matches(key: &SearchKey<'_>, c: &mut Candidate<'_>, selected: &Selected) -> R
             c.with_message(
                 |raw, m| {
                     let header = &raw[..mime::header_end(raw)];
-                    contains(&String::from_utf8_lossy(header), &needle) || contains(&mime::body_text(m), &needle)
+                    contains(&String::from_utf8_lossy(header), &needle)
+                        || contains(&mime::body_text(m), &needle)
                 },
                 false,
             )?
@@ -182,7 +216,9 @@ impl Engine {
         let mut found = Vec::new();
         let mut highest = 0u64;
         for (i, u) in selected.uids().iter().enumerate() {
-            let Some(entry) = entries.get(u) else { continue };
+            let Some(entry) = entries.get(u) else {
+                continue;
+            };
             let mut candidate = Candidate {
                 seq: i as u32 + 1,
                 entry,

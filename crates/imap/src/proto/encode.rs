@@ -44,9 +44,8 @@ pub(crate) fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
 /// names in LIST and STATUS).
 pub(crate) fn astring(out: &mut Vec<u8>, s: &str) {
     let atom = !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_graphic() && !b"(){ %*\"\\]".contains(&b)
-        });
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"(){ %*\"\\]".contains(&b));
     if atom {
         out.extend_from_slice(s.as_bytes());
     } else {
@@ -169,7 +168,10 @@ mod tests {
     #[test]
     fn dates_are_imap_dates() {
         assert_eq!(internal_date(0), "\"01-Jan-1970 00:00:00 +0000\"");
-        assert_eq!(internal_date(1_700_000_000), "\"14-Nov-2023 22:13:20 +0000\"");
+        assert_eq!(
+            internal_date(1_700_000_000),
+            "\"14-Nov-2023 22:13:20 +0000\""
+        );
         for days in [-1000, 0, 19_000, 30_000] {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);

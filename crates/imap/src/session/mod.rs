@@ -35,11 +35,13 @@
 
 use std::collections::VecDeque;
 
-use imap_codec::fragmentizer::{DecodeMessageError, FragmentInfo, Fragmentizer, LiteralAnnouncement};
+use imap_codec::fragmentizer::{
+    DecodeMessageError, FragmentInfo, Fragmentizer, LiteralAnnouncement,
+};
+use imap_codec::imap_types::IntoStatic;
 use imap_codec::imap_types::auth::{AuthMechanism, AuthenticateData};
 use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::LiteralMode;
-use imap_codec::imap_types::IntoStatic;
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 
 use crate::error::ImapError;
@@ -156,11 +158,17 @@ pub enum Event {
 enum State {
     NotAuthenticated,
     /// AUTHENTICATE PLAIN sent `+`; the next line is the SASL response.
-    Authenticating { tag: String },
-    AwaitingAuth { tag: String },
+    Authenticating {
+        tag: String,
+    },
+    AwaitingAuth {
+        tag: String,
+    },
     StartingTls,
     Authenticated,
-    Idling { tag: String },
+    Idling {
+        tag: String,
+    },
     Logout,
 }
 
@@ -439,8 +447,7 @@ impl Session {
             }
             CommandBody::Login { username, password } => {
                 let username = String::from_utf8_lossy(username.as_ref()).into_owned();
-                let password =
-                    String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+                let password = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
                 self.login(tag, username, password);
             }
             CommandBody::Authenticate {
@@ -474,7 +481,10 @@ impl Session {
 
     fn sasl_response(&mut self, tag: String) {
         self.state = State::NotAuthenticated;
-        match self.framer.decode_message(&AuthenticateDataCodec::default()) {
+        match self
+            .framer
+            .decode_message(&AuthenticateDataCodec::default())
+        {
             Ok(AuthenticateData::Continue(data)) => {
                 let data = data.declassify().to_vec();
                 self.sasl_plain(tag, &data);
