@@ -388,12 +388,10 @@ fn resolve<'m, 'x>(message: &'m Message<'x>, path: &[u32]) -> Option<(&'m Messag
     let mut index = 0usize;
     let mut at_message_root = true;
     for &n in path {
-        if !at_message_root {
-            if let PartType::Message(nested) = &current.parts.get(index)?.body {
-                current = nested;
-                index = 0;
-                at_message_root = true;
-            }
+        if !at_message_root && let PartType::Message(nested) = &current.parts.get(index)?.body {
+            current = nested;
+            index = 0;
+            at_message_root = true;
         }
         match &current.parts.get(index)?.body {
             PartType::Multipart(children) => {

@@ -101,15 +101,11 @@ impl Selected {
     pub(crate) fn note(&mut self, change: MailboxChange) {
         match change {
             MailboxChange::Added { .. } => self.maybe_new = true,
-            MailboxChange::FlagsChanged { uid, modseq } => {
-                if !self.own_modseqs.contains(&modseq) {
-                    self.flags_changed.insert(uid);
-                }
+            MailboxChange::FlagsChanged { uid, modseq } if !self.own_modseqs.contains(&modseq) => {
+                self.flags_changed.insert(uid);
             }
-            MailboxChange::Expunged { uid, .. } => {
-                if self.uids.binary_search(&uid).is_ok() {
-                    self.expunged.insert(uid);
-                }
+            MailboxChange::Expunged { uid, .. } if self.uids.binary_search(&uid).is_ok() => {
+                self.expunged.insert(uid);
             }
             MailboxChange::Renamed { name } => self.info.name = name,
             MailboxChange::Deleted => self.deleted = true,

@@ -49,10 +49,10 @@ impl Engine {
                 keywords,
             },
         )?;
-        if let Some(selected) = self.selected.as_mut() {
-            if selected.info.id == info.id {
-                selected.note_new();
-            }
+        if let Some(selected) = self.selected.as_mut()
+            && selected.info.id == info.id
+        {
+            selected.note_new();
         }
         Ok(format!(
             "[APPENDUID {} {}] APPEND completed",

@@ -114,10 +114,10 @@ impl Engine {
     /// ENVELOPE/BODY/BODYSTRUCTURE of a body, from the cache or computed
     /// once and cached.
     fn summary(&self, raw: &mut Raw<'_>) -> Result<Summary, ImapError> {
-        if let Some(cached) = self.store.body_cache(raw.body)? {
-            if let Some(summary) = Summary::from_cache(&cached) {
-                return Ok(summary);
-            }
+        if let Some(cached) = self.store.body_cache(raw.body)?
+            && let Some(summary) = Summary::from_cache(&cached)
+        {
+            return Ok(summary);
         }
         let summary = Summary::of(raw.get()?);
         self.store.set_body_cache(raw.body, &summary.to_cache())?;

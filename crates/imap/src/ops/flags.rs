@@ -91,19 +91,12 @@ impl Engine {
             let Some(entry) = current.get(&u) else {
                 continue;
             };
-            if silent && !(condstore_used && !modified.contains(&u)) {
-                continue;
-            }
-            if modified.contains(&u) {
+            if silent || modified.contains(&u) {
                 continue;
             }
             let _ = write!(Bytes(out), "* {seq} FETCH (");
             if uid {
                 let _ = write!(Bytes(out), "UID {} ", u.0);
-            }
-            if silent {
-                let _ = write!(Bytes(out), "MODSEQ ({}))\r\n", entry.modseq);
-                continue;
             }
             let _ = write!(Bytes(out), "FLAGS {}", flag_list(entry, false));
             if condstore {

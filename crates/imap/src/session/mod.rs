@@ -284,6 +284,7 @@ impl Session {
     }
 
     /// The next thing to do.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Step {
         loop {
             if let Some(event) = self.events.pop_front() {
@@ -531,11 +532,4 @@ impl Session {
             password: Secret::new(password),
         });
     }
-}
-
-/// Decodes base64 the way SASL sends it (used by tests).
-#[cfg(test)]
-pub(crate) fn base64(s: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(s)
 }

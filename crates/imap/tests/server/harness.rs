@@ -11,8 +11,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use transport::{ServerTls, Stream};
 
-pub const ADDRESS: &str = "eric.brown@greenstone.example.cjsm.net";
-pub const PASSWORD: &str = "correct horse";
+/// The test user's address.
+pub(crate) const ADDRESS: &str = "eric.brown@greenstone.example.cjsm.net";
+/// The test user's password.
+pub(crate) const PASSWORD: &str = "correct horse";
 
 /// Accepts `ADDRESS`/`PASSWORD`; `change@…` must change its password,
 /// `locked@…` is locked; everything else is refused.
@@ -37,11 +39,17 @@ impl Authenticator for TestAccounts {
 }
 
 /// A server running until dropped.
-pub struct Server {
-    pub starttls: SocketAddr,
-    pub implicit: SocketAddr,
-    pub store: Arc<Store>,
-    pub user: UserId,
+pub(crate) struct Server {
+    /// The STARTTLS listener.
+    pub(crate) starttls: SocketAddr,
+    /// The implicit-TLS listener.
+    pub(crate) implicit: SocketAddr,
+    /// The store behind the server.
+    #[allow(dead_code)]
+    pub(crate) store: Arc<Store>,
+    /// The test user.
+    #[allow(dead_code)]
+    pub(crate) user: UserId,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -53,7 +61,8 @@ impl Drop for Server {
 }
 
 impl Server {
-    pub async fn start() -> Server {
+    /// Starts a server on loopback.
+    pub(crate) async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store")).unwrap();
         let org = store
