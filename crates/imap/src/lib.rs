@@ -73,6 +73,10 @@ mod secret;
 mod selected;
 mod server;
 mod session;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod transcripts;
 mod unavailable;
 
 pub use error::ImapError;

@@ -153,6 +153,7 @@ pub async fn serve(
             peer_ip: peer.map(|p| p.ip()),
             out: Vec::new(),
             auth_failures: 0,
+            closing: false,
         };
         connection.run(shutdown).await
     }
@@ -174,6 +175,8 @@ struct Connection<'a> {
     peer_ip: Option<IpAddr>,
     out: Vec<u8>,
     auth_failures: u32,
+    /// A BYE was queued by the engine: close after writing it.
+    closing: bool,
 }
 
 /// What woke the driver while it waited for input.
@@ -192,6 +195,9 @@ impl Connection<'_> {
     async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
+            if self.closing {
+                return self.close_with(b"").await;
+            }
             match self.session.next() {
                 Step::Write(bytes) => self.out.extend_from_slice(&bytes),
                 Step::Event(event) => self.answer(event, shutdown).await?,
@@ -301,6 +307,9 @@ impl Connection<'_> {
         .await;
         match joined {
             Ok((engine, out)) => {
+                if engine.must_close() {
+                    self.closing = true;
+                }
                 self.engine = Some(engine);
                 out
             }

@@ -36,6 +36,8 @@ pub(crate) struct Engine {
     selected: Option<Selected>,
     /// CONDSTORE is enabled (ENABLE, SELECT (CONDSTORE), or a MODSEQ use).
     condstore: bool,
+    /// The selected mailbox was deleted elsewhere: BYE sent, close now.
+    lost: bool,
 }
 
 /// A command's result: untagged responses are already in the buffer; the
@@ -50,6 +52,7 @@ impl Engine {
             user,
             selected: None,
             condstore: false,
+            lost: false,
         }
     }
 
@@ -58,12 +61,9 @@ impl Engine {
         let mut out = Vec::new();
         let name = body.name();
         let (result, allow_expunge) = self.run(body, &mut out);
-        if let Some(selected) = self.selected.as_mut() {
-            let _ = selected.updates(&self.store, allow_expunge, self.condstore, false, &mut out);
-            if selected.deleted {
-                self.selected = None;
-                out.extend_from_slice(b"* BYE [NONEXISTENT] The selected mailbox was deleted\r\n");
-            }
+        self.updates(allow_expunge, &mut out);
+        if self.lost {
+            return out;
         }
         match result {
             Ok(text) => {
@@ -202,13 +202,36 @@ impl Engine {
         self.selected.as_mut().ok_or(ImapError::NoMailboxSelected)
     }
 
+    /// Whether the connection must close (the selected mailbox was
+    /// deleted by another session and BYE was sent).
+    pub(crate) fn must_close(&self) -> bool {
+        self.lost
+    }
+
     /// The untagged updates to send while idling.
     pub(crate) fn idle_updates(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        if let Some(selected) = self.selected.as_mut() {
-            let _ = selected.updates(&self.store, true, self.condstore, false, &mut out);
-        }
+        self.updates(true, &mut out);
         out
+    }
+
+    /// Writes the selected mailbox's pending untagged updates; a mailbox
+    /// deleted elsewhere ends the connection with BYE.
+    fn updates(&mut self, allow_expunge: bool, out: &mut Vec<u8>) {
+        let Some(selected) = self.selected.as_mut() else {
+            return;
+        };
+        if let Err(error) = selected.updates(&self.store, allow_expunge, self.condstore, false, out)
+        {
+            tracing::warn!(%error, "mailbox update failed");
+        }
+        if selected.deleted {
+            self.selected = None;
+            self.lost = true;
+            out.extend_from_slice(
+                b"* BYE [NONEXISTENT] The selected mailbox was deleted; please reconnect\r\n",
+            );
+        }
     }
 
     /// A receiver of the selected mailbox's changes (IDLE waits on it).
