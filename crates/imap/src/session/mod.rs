@@ -533,3 +533,110 @@ impl Session {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` in one read and collects what the session writes,
+    /// answering logins with success.
+    fn run(tls: bool, input: &[u8], max_literal: u64) -> String {
+        let mut options = Options::new("t");
+        options.max_literal = max_literal;
+        let mut session = Session::new(options, tls);
+        let mut out = Vec::new();
+        let mut fed = false;
+        loop {
+            match session.next() {
+                Step::Write(bytes) => out.extend_from_slice(&bytes),
+                Step::Event(Event::LoginRequested { .. }) => session.auth_result(Ok(())),
+                Step::Event(Event::CommandReceived { tag, body }) => {
+                    out.extend_from_slice(format!("{tag} RAN {}\r\n", body.name()).as_bytes());
+                }
+                Step::Event(_) => {}
+                Step::StartTls => session.tls_established(),
+                Step::NeedInput if !fed => {
+                    session.feed(input);
+                    fed = true;
+                }
+                Step::NeedInput | Step::NeedAnswer | Step::Close => break,
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn input_pipelined_after_starttls_is_discarded() {
+        let out = run(false, b"a STARTTLS\r\nb LOGIN u p\r\n", 100);
+        assert!(out.contains("a OK Begin TLS"), "{out}");
+        assert!(!out.contains("b "), "{out}");
+    }
+
+    #[test]
+    fn oversized_non_synchronising_literal_is_discarded_whole() {
+        let mut input = b"a LOGIN u p\r\nb APPEND INBOX {200+}\r\n".to_vec();
+        input.extend_from_slice(&[b'x'; 200]);
+        input.extend_from_slice(b"\r\nc NOOP\r\n");
+        let out = run(true, &input, 100);
+        assert!(out.contains("b NO [TOOBIG]"), "{out}");
+        assert!(out.contains("c RAN NOOP"), "{out}");
+        assert!(!out.contains("xxx"), "{out}");
+    }
+
+    #[test]
+    fn oversized_literal_before_login_closes() {
+        let out = run(true, b"a LOGIN {100000+}\r\n", 100);
+        assert!(out.contains("* BYE [TOOBIG]"), "{out}");
+        let out = run(true, b"a LOGIN {100000}\r\nb NOOP\r\n", 100);
+        assert!(
+            out.contains("a NO [TOOBIG]") && out.contains("b OK NOOP"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn idle_ends_with_done_only() {
+        let out = run(
+            true,
+            b"a LOGIN u p\r\nb IDLE\r\nNOOP\r\nDONE\r\nc NOOP\r\n",
+            100,
+        );
+        assert!(
+            out.contains("+ idling") && out.contains("* BAD Expected DONE"),
+            "{out}"
+        );
+        assert!(out.contains("c RAN NOOP"), "{out}");
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..300 {
+            let mut input = Vec::new();
+            for _ in 0..(seed % 200) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let pieces: &[&[u8]] = &[
+                    b"a ",
+                    b"LOGIN ",
+                    b"{5}\r\n",
+                    b"{3+}\r\n",
+                    b"\r\n",
+                    b"(",
+                    b")",
+                    b"\"",
+                    b"FETCH 1:* ",
+                    b"IDLE\r\n",
+                    b"DONE\r\n",
+                    b"AUTHENTICATE PLAIN\r\n",
+                    b"*\r\n",
+                    b"\xff",
+                    b"\0",
+                ];
+                input.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            let _ = run(true, &input, 64);
+        }
+    }
+}
