@@ -44,6 +44,9 @@ pub(crate) struct Server {
     pub(crate) starttls: SocketAddr,
     /// The implicit-TLS listener.
     pub(crate) implicit: SocketAddr,
+    /// The server's self-signed certificate (PEM).
+    #[allow(dead_code)]
+    pub(crate) certificate: std::path::PathBuf,
     /// The store behind the server.
     #[allow(dead_code)]
     pub(crate) store: Arc<Store>,
@@ -112,6 +115,7 @@ impl Server {
         let starttls = listen(ctx.clone(), false, shutdown.clone()).await;
         let implicit = listen(ctx, true, shutdown.clone()).await;
         Server {
+            certificate: cert.clone(),
             starttls,
             implicit,
             store,
