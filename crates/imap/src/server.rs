@@ -359,9 +359,13 @@ impl Connection<'_> {
                 };
                 self.session.auth_result(result);
             }
-            Event::CommandReceived { tag, body } => {
+            Event::CommandReceived {
+                tag,
+                body,
+                extension,
+            } => {
                 let out = self
-                    .engine_call(move |engine| engine.execute(&tag, *body))
+                    .engine_call(move |engine| engine.execute(&tag, *body, extension))
                     .await;
                 self.out.extend_from_slice(&out);
             }

@@ -72,9 +72,13 @@ pub(crate) fn drive(store: &Store, user: UserId, tls: bool, chunks: &[Vec<u8>]) 
                     session.auth_result(Err(ImapError::AuthenticationFailed));
                 }
             }
-            Step::Event(Event::CommandReceived { tag, body }) => {
+            Step::Event(Event::CommandReceived {
+                tag,
+                body,
+                extension,
+            }) => {
                 let engine = engine.as_mut().expect("logged in");
-                out.extend_from_slice(&engine.execute(&tag, *body));
+                out.extend_from_slice(&engine.execute(&tag, *body, extension));
             }
             Step::Event(Event::IdleStarted { .. }) => {
                 out.extend_from_slice(&engine.as_mut().expect("logged in").idle_updates());

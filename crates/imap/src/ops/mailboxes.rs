@@ -10,6 +10,7 @@ use store::{MailboxInfo, SpecialUse};
 use super::{Done, Engine, mailbox_name};
 use crate::error::ImapError;
 use crate::proto::encode::{Bytes, astring};
+use crate::proto::extended::ListExtended;
 use crate::proto::utf7;
 
 /// The special-use attribute's name (RFC 6154).
@@ -147,6 +148,17 @@ impl Engine {
             .store
             .mailbox_by_name(self.user, &name)?
             .ok_or_else(|| ImapError::NoSuchMailbox(name.clone()))?;
+        self.status_line(&info, items, out)?;
+        Ok("STATUS completed".into())
+    }
+
+    /// One `* STATUS` response.
+    fn status_line(
+        &mut self,
+        info: &MailboxInfo,
+        items: &[StatusDataItemName],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ImapError> {
         let mut values = Vec::new();
         for item in items {
             let value = match item {
@@ -183,7 +195,92 @@ impl Engine {
         out.extend_from_slice(b"* STATUS ");
         astring(out, &wire_name(&info.name));
         let _ = write!(Bytes(out), " ({})\r\n", values.join(" "));
-        Ok("STATUS completed".into())
+        Ok(())
+    }
+
+    /// LIST with LIST-EXTENDED selection and return options and
+    /// LIST-STATUS (RFC 5258, RFC 5819, RFC 6154).
+    pub(super) fn list_extended(&mut self, list: &ListExtended, out: &mut Vec<u8>) -> Done {
+        if list.patterns.iter().all(String::is_empty) {
+            out.extend_from_slice(b"* LIST (\\Noselect) \"/\" \"\"\r\n");
+            return Ok("LIST completed".into());
+        }
+        let items: Vec<StatusDataItemName> = match &list.status {
+            None => Vec::new(),
+            Some(names) => names
+                .iter()
+                .map(|n| match n.as_str() {
+                    "MESSAGES" => Ok(StatusDataItemName::Messages),
+                    "RECENT" => Ok(StatusDataItemName::Recent),
+                    "UIDNEXT" => Ok(StatusDataItemName::UidNext),
+                    "UIDVALIDITY" => Ok(StatusDataItemName::UidValidity),
+                    "UNSEEN" => Ok(StatusDataItemName::Unseen),
+                    "SIZE" => Ok(StatusDataItemName::Size),
+                    "HIGHESTMODSEQ" => Ok(StatusDataItemName::HighestModSeq),
+                    "DELETED" => Ok(StatusDataItemName::Deleted),
+                    _ => Err(ImapError::Malformed),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let patterns: Vec<(Vec<char>, Vec<char>)> = list
+            .patterns
+            .iter()
+            .map(|p| {
+                let full = utf7::decode(&format!("{}{p}", list.reference)).unwrap_or_default();
+                (
+                    full.chars().collect(),
+                    full.to_ascii_uppercase().chars().collect(),
+                )
+            })
+            .collect();
+        let mailboxes = self.store.mailboxes(self.user)?;
+        let by_name: std::collections::BTreeMap<&str, &MailboxInfo> =
+            mailboxes.iter().map(|m| (m.name.as_str(), m)).collect();
+        let subscribed: BTreeSet<String> =
+            self.store.subscriptions(self.user)?.into_iter().collect();
+        let names: Vec<String> = if list.subscribed {
+            subscribed.iter().cloned().collect()
+        } else {
+            mailboxes.iter().map(|m| m.name.clone()).collect()
+        };
+        for name in names {
+            let chars: Vec<char> = name.chars().collect();
+            let hit = patterns.iter().any(|(p, upper)| {
+                matches(p, &chars) || (name == "INBOX" && matches(upper, &chars))
+            });
+            if !hit {
+                continue;
+            }
+            let info = by_name.get(name.as_str()).copied();
+            if list.special_use_only && info.and_then(|i| i.special_use).is_none() {
+                continue;
+            }
+            let mut attrs = Vec::new();
+            match info {
+                Some(info) => {
+                    let prefix = format!("{name}{}", store::DELIMITER);
+                    attrs.push(if by_name.keys().any(|n| n.starts_with(&prefix)) {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    });
+                    if let Some(special) = info.special_use {
+                        attrs.push(special_use_name(special));
+                    }
+                }
+                None => attrs.push("\\NonExistent"),
+            }
+            if (list.subscribed || list.return_subscribed) && subscribed.contains(&name) {
+                attrs.push("\\Subscribed");
+            }
+            let _ = write!(Bytes(out), "* LIST ({}) \"/\" ", attrs.join(" "));
+            astring(out, &wire_name(&name));
+            out.extend_from_slice(b"\r\n");
+            if let (Some(info), false) = (info, items.is_empty()) {
+                self.status_line(info, &items, out)?;
+            }
+        }
+        Ok("LIST completed".into())
     }
 }
 

@@ -25,6 +25,7 @@ use store::{MailboxChange, Store, UserId};
 
 use crate::error::ImapError;
 use crate::proto::encode::Bytes;
+use crate::proto::extended::Extension;
 use crate::proto::utf7;
 use crate::selected::Selected;
 
@@ -57,10 +58,35 @@ impl Engine {
     }
 
     /// Runs one command and returns everything to send for it.
-    pub(crate) fn execute(&mut self, tag: &str, body: CommandBody<'static>) -> Vec<u8> {
+    pub(crate) fn execute(
+        &mut self,
+        tag: &str,
+        body: CommandBody<'static>,
+        extension: Option<Extension>,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         let name = body.name();
-        let (result, allow_expunge) = self.run(body, &mut out);
+        let (result, allow_expunge) = match extension {
+            Some(Extension::List(list)) => (self.list_extended(&list, &mut out), true),
+            Some(Extension::SearchReturn(returns)) => match body {
+                CommandBody::Search {
+                    charset,
+                    criteria,
+                    uid,
+                } => (
+                    self.search(
+                        charset.as_ref(),
+                        criteria.as_ref(),
+                        uid,
+                        Some((tag, &returns)),
+                        &mut out,
+                    ),
+                    uid,
+                ),
+                other => self.run(other, &mut out),
+            },
+            None => self.run(body, &mut out),
+        };
         self.updates(allow_expunge, &mut out);
         if self.lost {
             return out;
@@ -152,7 +178,7 @@ impl Engine {
                 criteria,
                 uid,
             } => (
-                self.search(charset.as_ref(), criteria.as_ref(), uid, out),
+                self.search(charset.as_ref(), criteria.as_ref(), uid, None, out),
                 uid,
             ),
             CommandBody::Fetch {

@@ -13,7 +13,8 @@ use store::{Flags, MessageEntry, Uid};
 use super::{Done, Engine};
 use crate::error::ImapError;
 use crate::mime;
-use crate::proto::encode::{Bytes, days_from_civil};
+use crate::proto::encode::{Bytes, days_from_civil, sequence_set};
+use crate::proto::extended::SearchReturn;
 use crate::selected::Selected;
 
 /// Days since the epoch of a search date.
@@ -194,6 +195,7 @@ impl Engine {
         charset: Option<&Charset<'_>>,
         criteria: &[SearchKey<'_>],
         uid: bool,
+        esearch: Option<(&str, &[SearchReturn])>,
         out: &mut Vec<u8>,
     ) -> Done {
         if let Some(charset) = charset {
@@ -236,6 +238,30 @@ impl Engine {
                 highest = highest.max(entry.modseq);
                 found.push(if uid { u.0 } else { i as u32 + 1 });
             }
+        }
+        if let Some((tag, returns)) = esearch {
+            let all = returns.is_empty() || returns.contains(&SearchReturn::All);
+            let _ = write!(Bytes(out), "* ESEARCH (TAG \"{tag}\")");
+            if uid {
+                out.extend_from_slice(b" UID");
+            }
+            if let (true, Some(min)) = (returns.contains(&SearchReturn::Min), found.first()) {
+                let _ = write!(Bytes(out), " MIN {min}");
+            }
+            if let (true, Some(max)) = (returns.contains(&SearchReturn::Max), found.last()) {
+                let _ = write!(Bytes(out), " MAX {max}");
+            }
+            if returns.contains(&SearchReturn::Count) {
+                let _ = write!(Bytes(out), " COUNT {}", found.len());
+            }
+            if all && !found.is_empty() {
+                let _ = write!(Bytes(out), " ALL {}", sequence_set(&found));
+            }
+            if modseq && !found.is_empty() {
+                let _ = write!(Bytes(out), " MODSEQ {highest}");
+            }
+            out.extend_from_slice(b"\r\n");
+            return Ok("SEARCH completed".into());
         }
         out.extend_from_slice(b"* SEARCH");
         for n in &found {

@@ -8,4 +8,5 @@
 //! cost more code than the bytes themselves.
 
 pub(crate) mod encode;
+pub(crate) mod extended;
 pub(crate) mod utf7;

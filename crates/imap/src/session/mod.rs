@@ -44,7 +44,11 @@ use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::core::LiteralMode;
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::mailbox::{ListCharString, ListMailbox, Mailbox};
+
 use crate::error::ImapError;
+use crate::proto::extended::{self, Extension};
 use crate::secret::Secret;
 
 /// The most a client may send in one literal before logging in: enough for
@@ -137,6 +141,9 @@ pub enum Event {
         tag: String,
         /// The parsed command.
         body: Box<CommandBody<'static>>,
+        /// Options imap-codec does not parse (ESEARCH, LIST-EXTENDED);
+        /// for an extended LIST they replace `body` entirely.
+        extension: Option<Extension>,
     },
     /// IDLE began (the continuation is already queued): report mailbox
     /// changes until [`Event::IdleDone`].
@@ -234,6 +241,9 @@ impl Session {
                 "SPECIAL-USE",
                 "CONDSTORE",
                 "STATUS=SIZE",
+                "ESEARCH",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
             ]),
         }
         caps.join(" ")
@@ -385,6 +395,33 @@ impl Session {
     }
 
     fn command(&mut self) {
+        if let Some((rewritten, extension)) = extended::rewrite(self.framer.message_bytes()) {
+            let decoded = match rewritten {
+                Some(bytes) => match CommandCodec::default().decode(&bytes) {
+                    Ok((rest, command)) if rest.is_empty() => Some(command.into_static()),
+                    _ => None,
+                },
+                None => self.framer.decode_tag().map(|tag| Command {
+                    tag: tag.into_static(),
+                    body: CommandBody::List {
+                        reference: Mailbox::Inbox,
+                        mailbox_wildcard: ListMailbox::Token(
+                            ListCharString::try_from("*").expect("a valid pattern"),
+                        ),
+                    },
+                }),
+            };
+            match decoded {
+                Some(command) => self.dispatch(command, Some(extension)),
+                None => {
+                    let tag = self.framer.decode_tag().map(|t| t.inner().to_owned());
+                    let tag = tag.unwrap_or_else(|| "*".into());
+                    self.out
+                        .extend_from_slice(&ImapError::Malformed.tagged(&tag));
+                }
+            }
+            return;
+        }
         let decoded = match self.framer.decode_message(&CommandCodec::default()) {
             Ok(command) => Ok(command.into_static()),
             Err(DecodeMessageError::MessageTooLong { .. }) => Err(ImapError::LiteralTooBig {
@@ -393,7 +430,7 @@ impl Session {
             Err(_) => Err(ImapError::Malformed),
         };
         match decoded {
-            Ok(command) => self.dispatch(command),
+            Ok(command) => self.dispatch(command, None),
             Err(error) => {
                 let tag = self.framer.decode_tag().map(|t| t.inner().to_owned());
                 let tag = tag.unwrap_or_else(|| "*".into());
@@ -402,7 +439,7 @@ impl Session {
         }
     }
 
-    fn dispatch(&mut self, command: Command<'static>) {
+    fn dispatch(&mut self, command: Command<'static>, extension: Option<Extension>) {
         let tag = command.tag.inner().to_owned();
         let authenticated = self.is_authenticated();
         let refuse = |session: &mut Self, error: ImapError| {
@@ -476,6 +513,7 @@ impl Session {
             body => self.events.push_back(Event::CommandReceived {
                 tag,
                 body: Box::new(body),
+                extension,
             }),
         }
     }
@@ -550,7 +588,7 @@ mod tests {
             match session.next() {
                 Step::Write(bytes) => out.extend_from_slice(&bytes),
                 Step::Event(Event::LoginRequested { .. }) => session.auth_result(Ok(())),
-                Step::Event(Event::CommandReceived { tag, body }) => {
+                Step::Event(Event::CommandReceived { tag, body, .. }) => {
                     out.extend_from_slice(format!("{tag} RAN {}\r\n", body.name()).as_bytes());
                 }
                 Step::Event(_) => {}

@@ -1,0 +1,292 @@
+//! The command forms imap-codec does not parse yet: ESEARCH's
+//! `SEARCH RETURN (…)` (RFC 4731) and LIST-EXTENDED/LIST-STATUS's
+//! `LIST (…) ref (patterns) RETURN (…)` (RFC 5258, RFC 5819).
+//!
+//! [`rewrite`] recognises them in a complete command (framed, literals
+//! included) and returns what imap-codec should decode instead plus the
+//! options it removed. Everything else is left to imap-codec untouched.
+
+/// An ESEARCH return option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchReturn {
+    /// `MIN`.
+    Min,
+    /// `MAX`.
+    Max,
+    /// `ALL`.
+    All,
+    /// `COUNT`.
+    Count,
+}
+
+/// What an extended LIST asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListExtended {
+    /// The reference name (raw, modified UTF-7 or UTF-8).
+    pub reference: String,
+    /// The patterns.
+    pub patterns: Vec<String>,
+    /// Selection option SUBSCRIBED.
+    pub subscribed: bool,
+    /// Selection option SPECIAL-USE.
+    pub special_use_only: bool,
+    /// Return option SUBSCRIBED.
+    pub return_subscribed: bool,
+    /// Return option STATUS with its items (upper case).
+    pub status: Option<Vec<String>>,
+}
+
+/// The options taken out of a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Extension {
+    /// `SEARCH RETURN (…)`; empty means `ALL`.
+    SearchReturn(Vec<SearchReturn>),
+    /// An extended LIST, parsed whole.
+    List(ListExtended),
+}
+
+/// A cursor over one command's bytes.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn space(&mut self) -> Option<()> {
+        (self.peek()? == b' ').then(|| self.pos += 1)
+    }
+
+    fn atom(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if b <= b' ' || b"(){\"\\".contains(&b) || b == 0x7f {
+                break;
+            }
+            self.pos += 1;
+        }
+        (self.pos > start)
+            .then(|| std::str::from_utf8(&self.bytes[start..self.pos]).ok())
+            .flatten()
+    }
+
+    /// A pattern or astring: atom (with `%` and `*`), quoted, or literal.
+    fn string(&mut self) -> Option<String> {
+        match self.peek()? {
+            b'"' => {
+                self.pos += 1;
+                let mut out = Vec::new();
+                loop {
+                    let b = self.peek()?;
+                    self.pos += 1;
+                    match b {
+                        b'"' => break,
+                        b'\\' => {
+                            out.push(self.peek()?);
+                            self.pos += 1;
+                        }
+                        b'\r' | b'\n' => return None,
+                        _ => out.push(b),
+                    }
+                }
+                String::from_utf8(out).ok()
+            }
+            b'{' => {
+                let close = self.bytes[self.pos..].iter().position(|&b| b == b'}')? + self.pos;
+                let spec = std::str::from_utf8(&self.bytes[self.pos + 1..close]).ok()?;
+                let len: usize = spec.trim_end_matches(['+', '-']).parse().ok()?;
+                let start = close + 3;
+                if self.bytes.get(close + 1..close + 3)? != b"\r\n" {
+                    return None;
+                }
+                let data = self.bytes.get(start..start + len)?;
+                self.pos = start + len;
+                String::from_utf8(data.to_vec()).ok()
+            }
+            _ => self.atom().map(str::to_owned),
+        }
+    }
+
+    /// A parenthesised list of atoms, with one level of nesting kept as
+    /// `NAME (A B)` → ("NAME", [A, B]).
+    fn options(&mut self) -> Option<Vec<(String, Vec<String>)>> {
+        if self.peek()? != b'(' {
+            return None;
+        }
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.peek()? {
+                b')' => {
+                    self.pos += 1;
+                    return Some(out);
+                }
+                b' ' => self.pos += 1,
+                b'(' => {
+                    self.pos += 1;
+                    let mut inner = Vec::new();
+                    loop {
+                        match self.peek()? {
+                            b')' => {
+                                self.pos += 1;
+                                break;
+                            }
+                            b' ' => self.pos += 1,
+                            _ => inner.push(self.atom()?.to_ascii_uppercase()),
+                        }
+                    }
+                    out.last_mut()?.1 = inner;
+                }
+                _ => out.push((self.atom()?.to_ascii_uppercase(), Vec::new())),
+            }
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        &self.bytes[self.pos..] == b"\r\n"
+    }
+}
+
+/// Recognises an extended SEARCH or LIST; returns the bytes for imap-codec
+/// (or `None` when the extension is handled whole) and the options.
+/// `None` for every other command, and for malformed extended forms (then
+/// imap-codec reports the error).
+pub(crate) fn rewrite(command: &[u8]) -> Option<(Option<Vec<u8>>, Extension)> {
+    let mut c = Cursor {
+        bytes: command,
+        pos: 0,
+    };
+    let tag = c.atom()?;
+    c.space()?;
+    let mut name = c.atom()?.to_ascii_uppercase();
+    let mut uid = false;
+    if name == "UID" {
+        c.space()?;
+        name = c.atom()?.to_ascii_uppercase();
+        uid = true;
+    }
+    match name.as_str() {
+        "SEARCH" => {
+            c.space()?;
+            let at = c.pos;
+            if !c.atom()?.eq_ignore_ascii_case("RETURN") {
+                return None;
+            }
+            c.space()?;
+            let options = c.options()?;
+            let mut returns = Vec::new();
+            for (option, _) in options {
+                returns.push(match option.as_str() {
+                    "MIN" => SearchReturn::Min,
+                    "MAX" => SearchReturn::Max,
+                    "ALL" => SearchReturn::All,
+                    "COUNT" => SearchReturn::Count,
+                    // SAVE (SEARCHRES) and others: let imap-codec refuse.
+                    _ => return None,
+                });
+            }
+            let mut rest = Vec::with_capacity(command.len());
+            rest.extend_from_slice(&command[..at]);
+            let tail = &command[c.pos..];
+            rest.extend_from_slice(tail.strip_prefix(b" ").unwrap_or(tail));
+            let _ = uid;
+            Some((Some(rest), Extension::SearchReturn(returns)))
+        }
+        "LIST" if !uid => {
+            c.space()?;
+            let mut list = ListExtended::default();
+            let mut extended = false;
+            if c.peek()? == b'(' {
+                extended = true;
+                for (option, _) in c.options()? {
+                    match option.as_str() {
+                        "SUBSCRIBED" => list.subscribed = true,
+                        "SPECIAL-USE" => list.special_use_only = true,
+                        "REMOTE" | "RECURSIVEMATCH" => {}
+                        _ => return None,
+                    }
+                }
+                c.space()?;
+            }
+            list.reference = c.string()?;
+            c.space()?;
+            if c.peek()? == b'(' {
+                extended = true;
+                c.pos += 1;
+                loop {
+                    match c.peek()? {
+                        b')' => {
+                            c.pos += 1;
+                            break;
+                        }
+                        b' ' => c.pos += 1,
+                        _ => list.patterns.push(c.string()?),
+                    }
+                }
+            } else {
+                list.patterns.push(c.string()?);
+            }
+            if !c.at_end() {
+                c.space()?;
+                if !c.atom()?.eq_ignore_ascii_case("RETURN") {
+                    return None;
+                }
+                c.space()?;
+                extended = true;
+                for (option, items) in c.options()? {
+                    match option.as_str() {
+                        "SUBSCRIBED" => list.return_subscribed = true,
+                        "CHILDREN" | "SPECIAL-USE" => {}
+                        "STATUS" => list.status = Some(items),
+                        _ => return None,
+                    }
+                }
+            }
+            if !c.at_end() || !extended {
+                return None;
+            }
+            let _ = tag;
+            Some((None, Extension::List(list)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_return_is_taken_out() {
+        let (rest, ext) = rewrite(b"a UID SEARCH RETURN (MIN COUNT) UNSEEN\r\n").unwrap();
+        assert_eq!(rest.unwrap(), b"a UID SEARCH UNSEEN\r\n");
+        assert_eq!(
+            ext,
+            Extension::SearchReturn(vec![SearchReturn::Min, SearchReturn::Count])
+        );
+        let (rest, ext) = rewrite(b"a search return () all\r\n").unwrap();
+        assert_eq!(rest.unwrap(), b"a search all\r\n");
+        assert_eq!(ext, Extension::SearchReturn(vec![]));
+        assert!(rewrite(b"a SEARCH ALL\r\n").is_none());
+        assert!(rewrite(b"a SEARCH RETURN (SAVE) ALL\r\n").is_none());
+    }
+
+    #[test]
+    fn extended_list_is_parsed_whole() {
+        let (rest, ext) = rewrite(
+            b"a LIST (SUBSCRIBED) \"\" (\"INBOX\" {3}\r\nA/%) RETURN (CHILDREN STATUS (MESSAGES UNSEEN))\r\n",
+        )
+        .unwrap();
+        assert!(rest.is_none());
+        let Extension::List(list) = ext else { panic!() };
+        assert!(list.subscribed);
+        assert_eq!(list.patterns, vec!["INBOX", "A/%"]);
+        assert_eq!(list.status, Some(vec!["MESSAGES".into(), "UNSEEN".into()]));
+        assert!(rewrite(b"a LIST \"\" *\r\n").is_none());
+        assert!(rewrite(b"a LIST \"\" * RETURN (FOO)\r\n").is_none());
+        assert!(rewrite(b"a LIST (\r\n").is_none());
+    }
+}
