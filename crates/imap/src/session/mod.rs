@@ -398,7 +398,7 @@ impl Session {
         if let Some((rewritten, extension)) = extended::rewrite(self.framer.message_bytes()) {
             let decoded = match rewritten {
                 Some(bytes) => match CommandCodec::default().decode(&bytes) {
-                    Ok((rest, command)) if rest.is_empty() => Some(command.into_static()),
+                    Ok((&[], command)) => Some(command.into_static()),
                     _ => None,
                 },
                 None => self.framer.decode_tag().map(|tag| Command {
