@@ -91,6 +91,9 @@ pub enum ImapError {
     /// A command this server does not implement.
     #[error("unsupported command: {0}")]
     Unsupported(&'static str),
+    /// SELECT (QRESYNC …) or FETCH (VANISHED) without ENABLE QRESYNC.
+    #[error("QRESYNC not enabled")]
+    QresyncNotEnabled,
     /// A message sequence number beyond the mailbox.
     #[error("invalid message sequence number")]
     InvalidSequence,
@@ -211,6 +214,7 @@ impl ImapError {
             ),
             Malformed => (Bad, None, "Could not parse that command".into()),
             Unsupported(what) => (Bad, None, format!("{what} is not supported")),
+            QresyncNotEnabled => (Bad, None, "Send ENABLE QRESYNC first".into()),
             InvalidSequence => (Bad, None, "Message sequence number out of range".into()),
             BadCharset => (
                 No,

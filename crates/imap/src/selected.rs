@@ -207,6 +207,69 @@ impl Selected {
         Ok(())
     }
 
+    /// The UIDs in `set` (`*` meaning `last`), below `limit`, that are not
+    /// in `present` (sorted), as a sequence set; `None` if there are none.
+    /// Never enumerates the set: a client may send `1:4294967295`.
+    pub(crate) fn missing(
+        set: &SequenceSet,
+        last: u32,
+        limit: u32,
+        present: &[Uid],
+    ) -> Option<String> {
+        let value = |v: &SeqOrUid| match v {
+            SeqOrUid::Value(n) => n.get(),
+            SeqOrUid::Asterisk => last,
+        };
+        let mut ranges: Vec<(u32, u32)> = set
+            .0
+            .as_ref()
+            .iter()
+            .map(|s| match s {
+                Sequence::Single(v) => (value(v), value(v)),
+                Sequence::Range(a, b) => (value(a).min(value(b)), value(a).max(value(b))),
+            })
+            .filter_map(|(a, b)| (a < limit).then(|| (a.max(1), b.min(limit - 1))))
+            .filter(|(a, b)| a <= b)
+            .collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        let mut out = Vec::new();
+        for (a, b) in merged {
+            let mut next = a;
+            let start = present.partition_point(|u| u.0 < a);
+            for u in present[start..].iter().take_while(|u| u.0 <= b) {
+                if u.0 > next {
+                    out.push((next, u.0 - 1));
+                }
+                next = u.0 + 1;
+            }
+            if next <= b {
+                out.push((next, b));
+            }
+        }
+        if out.is_empty() {
+            return None;
+        }
+        Some(
+            out.iter()
+                .map(|&(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}:{b}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+
     /// The (sequence number, UID) pairs a sequence set names, in order.
     /// With `uid`, numbers are UIDs and unknown ones are ignored; without,
     /// a number past the last message is an error.
@@ -251,5 +314,28 @@ impl Selected {
             .into_iter()
             .map(|i| (i as u32 + 1, self.uids[i]))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_uids_are_ranges_without_enumerating() {
+        let set = SequenceSet::try_from("1:*").unwrap();
+        let present = [Uid(2), Uid(3), Uid(7)];
+        assert_eq!(
+            Selected::missing(&set, 9, 10, &present).unwrap(),
+            "1,4:6,8:9"
+        );
+        let set = SequenceSet::try_from("1:4294967295").unwrap();
+        assert_eq!(
+            Selected::missing(&set, 9, 10, &present).unwrap(),
+            "1,4:6,8:9"
+        );
+        let set = SequenceSet::try_from("2:3,7").unwrap();
+        assert!(Selected::missing(&set, 9, 10, &present).is_none());
+        assert!(Selected::missing(&set, 0, 1, &[]).is_none());
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A transcript is `C:` lines (client input, CRLF added) and `S:` lines
 //! (expected server output, one line each; `...` matches any run of
-//! characters). `# ` lines are comments. Directives: `! tls` starts the
+//! characters; `$UIDVALIDITY` stands for INBOX's). `# ` lines are comments. Directives: `! tls` starts the
 //! session as if on the implicit-TLS port; `! no-pipelining` skips the
 //! one-read run (input pipelined after STARTTLS is discarded on purpose).
 //! Each transcript is run three ways: one read per client line, all input
@@ -33,28 +33,35 @@ fn glob(pattern: &str, line: &str) -> bool {
 fn check(name: &str, text: &str) {
     let tls = text.lines().any(|l| l.trim() == "! tls");
     let pipelining = !text.lines().any(|l| l.trim() == "! no-pipelining");
-    let mut lines = Vec::new();
-    let mut expected = Vec::new();
-    for line in text.lines() {
-        if let Some(c) = line.strip_prefix("C: ") {
-            lines.push(format!("{c}\r\n").into_bytes());
-        } else if line == "C:" {
-            lines.push(b"\r\n".to_vec());
-        } else if let Some(s) = line.strip_prefix("S: ") {
-            expected.push(s.to_owned());
-        }
-    }
-    let all: Vec<u8> = lines.concat();
-    let bytes: Vec<Vec<u8>> = all.iter().map(|b| vec![*b]).collect();
-    for (how, chunks) in [
-        ("per line", lines.clone()),
-        ("one read", vec![all.clone()]),
-        ("per byte", bytes),
-    ] {
+    for how in ["per line", "one read", "per byte"] {
         if how == "one read" && !pipelining {
             continue;
         }
         let (_dir, store, user) = store();
+        let uidvalidity = store
+            .mailbox_by_name(user, "INBOX")
+            .unwrap()
+            .unwrap()
+            .uidvalidity
+            .to_string();
+        let mut lines = Vec::new();
+        let mut expected = Vec::new();
+        for line in text.lines() {
+            let line = line.replace("$UIDVALIDITY", &uidvalidity);
+            if let Some(c) = line.strip_prefix("C: ") {
+                lines.push(format!("{c}\r\n").into_bytes());
+            } else if line == "C:" {
+                lines.push(b"\r\n".to_vec());
+            } else if let Some(s) = line.strip_prefix("S: ") {
+                expected.push(s.to_owned());
+            }
+        }
+        let all: Vec<u8> = lines.concat();
+        let chunks: Vec<Vec<u8>> = match how {
+            "per line" => lines,
+            "one read" => vec![all],
+            _ => all.iter().map(|b| vec![*b]).collect(),
+        };
         let out = drive(&store, user, tls, &chunks);
         let out = String::from_utf8_lossy(&out);
         let got: Vec<&str> = out.split_terminator("\r\n").collect();
@@ -95,5 +102,7 @@ transcripts!(
     refusals,
     mailboxes,
     messages,
-    condstore
+    condstore,
+    extensions,
+    qresync,
 );

@@ -139,11 +139,17 @@ impl Engine {
             MacroOrMessageDataItemNames::MessageDataItemNames(items) => items,
         };
         let mut changed_since = None;
+        let mut vanished = false;
         for modifier in modifiers {
             match modifier {
                 FetchModifier::ChangedSince(m) => changed_since = Some(m.get()),
-                FetchModifier::Vanished => return Err(ImapError::Unsupported("VANISHED")),
+                FetchModifier::Vanished => vanished = true,
             }
+        }
+        if vanished && (!self.qresync || !uid || changed_since.is_none()) {
+            // RFC 7162 §3.2.6: only UID FETCH with CHANGEDSINCE, after
+            // ENABLE QRESYNC.
+            return Err(ImapError::QresyncNotEnabled);
         }
         if changed_since.is_some() && !items.contains(&MessageDataItemName::ModSeq) {
             items.push(MessageDataItemName::ModSeq);
@@ -163,6 +169,20 @@ impl Engine {
         let read_only = selected.read_only;
         let mailbox = selected.info.id;
         let targets = selected.resolve(set, uid)?;
+        if vanished {
+            let info = store.mailbox(mailbox)?.ok_or(ImapError::MailboxGone)?;
+            let present: Vec<store::Uid> = store
+                .messages(mailbox)?
+                .into_iter()
+                .map(|e| e.uid)
+                .collect();
+            let last = info.uidnext.saturating_sub(1);
+            if let Some(gone) =
+                crate::selected::Selected::missing(set, last, info.uidnext, &present)
+            {
+                let _ = write!(Bytes(out), "* VANISHED (EARLIER) {gone}\r\n");
+            }
+        }
         let sets_seen = !read_only
             && items.iter().any(|i| match i {
                 MessageDataItemName::BodyExt { peek, .. }

@@ -37,6 +37,8 @@ pub(crate) struct Engine {
     selected: Option<Selected>,
     /// CONDSTORE is enabled (ENABLE, SELECT (CONDSTORE), or a MODSEQ use).
     condstore: bool,
+    /// QRESYNC is enabled: expunges are reported as VANISHED.
+    qresync: bool,
     /// The selected mailbox was deleted elsewhere: BYE sent, close now.
     lost: bool,
 }
@@ -53,6 +55,7 @@ impl Engine {
             user,
             selected: None,
             condstore: false,
+            qresync: false,
             lost: false,
         }
     }
@@ -118,6 +121,10 @@ impl Engine {
                     if name.eq_ignore_ascii_case("CONDSTORE") {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    } else if name.eq_ignore_ascii_case("QRESYNC") {
+                        self.condstore = true;
+                        self.qresync = true;
+                        enabled.push("QRESYNC");
                     }
                 }
                 let _ = write!(Bytes(out), "* ENABLED {}\r\n", enabled.join(" "));
@@ -247,8 +254,13 @@ impl Engine {
         let Some(selected) = self.selected.as_mut() else {
             return;
         };
-        if let Err(error) = selected.updates(&self.store, allow_expunge, self.condstore, false, out)
-        {
+        if let Err(error) = selected.updates(
+            &self.store,
+            allow_expunge,
+            self.condstore,
+            self.qresync,
+            out,
+        ) {
             tracing::warn!(%error, "mailbox update failed");
         }
         if selected.deleted {

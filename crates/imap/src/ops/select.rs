@@ -8,8 +8,9 @@ use store::Flags;
 
 use super::{Done, Engine, mailbox_name};
 use crate::error::ImapError;
-use crate::proto::encode::Bytes;
+use crate::proto::encode::{Bytes, flag_list};
 use crate::selected::Selected;
+use imap_codec::imap_types::sequence::SequenceSet;
 
 impl Engine {
     pub(super) fn select(
@@ -22,10 +23,25 @@ impl Engine {
         if self.selected.take().is_some() {
             out.extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
         }
+        let mut qresync = None;
         for parameter in parameters {
             match parameter {
                 SelectParameter::CondStore => self.condstore = true,
-                SelectParameter::QResync { .. } => return Err(ImapError::Unsupported("QRESYNC")),
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_sequence_value,
+                    known_uids,
+                    ..
+                } => {
+                    if !self.qresync {
+                        return Err(ImapError::QresyncNotEnabled);
+                    }
+                    qresync = Some((
+                        uid_validity.get(),
+                        mod_sequence_value.get(),
+                        known_uids.clone(),
+                    ));
+                }
             }
         }
         let name = mailbox_name(mailbox)?;
@@ -75,6 +91,30 @@ impl Engine {
             "* OK [HIGHESTMODSEQ {}] Highest\r\n",
             info.highest_modseq
         );
+        // RFC 7162 §3.2.5: what changed since the client's MODSEQ.
+        if let Some((uidvalidity, modseq, known)) = qresync
+            && uidvalidity == info.uidvalidity
+        {
+            let present: Vec<store::Uid> = entries.iter().map(|e| e.uid).collect();
+            let last = info.uidnext.saturating_sub(1);
+            let known = known
+                .unwrap_or_else(|| SequenceSet::try_from("1:*").expect("a valid sequence set"));
+            if let Some(gone) = Selected::missing(&known, last, info.uidnext, &present) {
+                let _ = write!(Bytes(out), "* VANISHED (EARLIER) {gone}\r\n");
+            }
+            for (i, e) in entries.iter().enumerate() {
+                if e.modseq > modseq {
+                    let _ = write!(
+                        Bytes(out),
+                        "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
+                        i + 1,
+                        e.uid.0,
+                        flag_list(e, false),
+                        e.modseq
+                    );
+                }
+            }
+        }
         self.selected = Some(selected);
         Ok(if read_only {
             "[READ-ONLY] EXAMINE completed".into()

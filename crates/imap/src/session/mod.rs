@@ -240,6 +240,7 @@ impl Session {
                 "CHILDREN",
                 "SPECIAL-USE",
                 "CONDSTORE",
+                "QRESYNC",
                 "STATUS=SIZE",
                 "ESEARCH",
                 "LIST-EXTENDED",
