@@ -228,7 +228,8 @@ impl Selected {
                 Sequence::Single(v) => (value(v), value(v)),
                 Sequence::Range(a, b) => (value(a).min(value(b)), value(a).max(value(b))),
             })
-            .filter_map(|(a, b)| (a < limit).then(|| (a.max(1), b.min(limit - 1))))
+            .filter(|&(a, _)| a < limit)
+            .map(|(a, b)| (a.max(1), b.min(limit - 1)))
             .filter(|(a, b)| a <= b)
             .collect();
         ranges.sort_unstable();
