@@ -105,4 +105,5 @@ transcripts!(
     condstore,
     extensions,
     qresync,
+    rev2,
 );

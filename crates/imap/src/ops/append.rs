@@ -22,7 +22,7 @@ impl Engine {
         message: LiteralOrLiteral8<'_>,
         _out: &mut Vec<u8>,
     ) -> Done {
-        let name = mailbox_name(mailbox)?;
+        let name = mailbox_name(mailbox, self.rev2)?;
         let info = self
             .store
             .mailbox_by_name(self.user, &name)?

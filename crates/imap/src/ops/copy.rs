@@ -21,6 +21,7 @@ impl Engine {
     ) -> Done {
         let store = self.store.clone();
         let user = self.user;
+        let rev2 = self.rev2;
         let selected = self.selected()?;
         if moving && selected.read_only {
             return Err(ImapError::ReadOnly);
@@ -30,7 +31,7 @@ impl Engine {
             .into_iter()
             .map(|(_, u)| u)
             .collect();
-        let name = mailbox_name(mailbox)?;
+        let name = mailbox_name(mailbox, rev2)?;
         let target = store
             .mailbox_by_name(user, &name)?
             .ok_or(ImapError::TryCreate(name))?;

@@ -37,14 +37,28 @@ pub(crate) fn matches(pattern: &[char], name: &[char]) -> bool {
     }
 }
 
-/// The mailbox name as sent to the client (modified UTF-7).
-pub(crate) fn wire_name(name: &str) -> String {
-    utf7::encode(name)
+/// The mailbox name as sent to the client: modified UTF-7, or UTF-8 once
+/// IMAP4rev2 is enabled.
+pub(crate) fn wire_name(name: &str, rev2: bool) -> String {
+    if rev2 {
+        name.to_owned()
+    } else {
+        utf7::encode(name)
+    }
+}
+
+/// A name or pattern from the client, as UTF-8.
+pub(crate) fn decode_name(name: &str, rev2: bool) -> Option<String> {
+    if rev2 {
+        Some(name.to_owned())
+    } else {
+        utf7::decode(name)
+    }
 }
 
 impl Engine {
     pub(super) fn create(&mut self, mailbox: &Mailbox<'_>) -> Done {
-        let name = mailbox_name(mailbox)?;
+        let name = mailbox_name(mailbox, self.rev2)?;
         if name == "INBOX" {
             return Err(ImapError::MailboxExists(name));
         }
@@ -53,20 +67,20 @@ impl Engine {
     }
 
     pub(super) fn delete(&mut self, mailbox: &Mailbox<'_>) -> Done {
-        let name = mailbox_name(mailbox)?;
+        let name = mailbox_name(mailbox, self.rev2)?;
         self.store.delete_mailbox(self.user, &name)?;
         Ok("DELETE completed".into())
     }
 
     pub(super) fn rename(&mut self, from: &Mailbox<'_>, to: &Mailbox<'_>) -> Done {
-        let from = mailbox_name(from)?;
-        let to = mailbox_name(to)?;
+        let from = mailbox_name(from, self.rev2)?;
+        let to = mailbox_name(to, self.rev2)?;
         self.store.rename_mailbox(self.user, &from, &to)?;
         Ok("RENAME completed".into())
     }
 
     pub(super) fn subscribe(&mut self, mailbox: &Mailbox<'_>, on: bool) -> Done {
-        let name = mailbox_name(mailbox)?;
+        let name = mailbox_name(mailbox, self.rev2)?;
         if on {
             self.store.subscribe_mailbox(self.user, &name)?;
             Ok("SUBSCRIBE completed".into())
@@ -93,7 +107,7 @@ impl Engine {
             let _ = write!(Bytes(out), "* LIST (\\Noselect) \"/\" \"\"\r\n");
             return Ok("LIST completed".into());
         }
-        let full = utf7::decode(&format!("{reference}{pattern}")).unwrap_or_default();
+        let full = decode_name(&format!("{reference}{pattern}"), self.rev2).unwrap_or_default();
         let pattern: Vec<char> = full.chars().collect();
         let mailboxes = self.store.mailboxes(self.user)?;
         let names: BTreeSet<&str> = mailboxes.iter().map(|m| m.name.as_str()).collect();
@@ -131,7 +145,7 @@ impl Engine {
                 attrs.push(special_use_name(special));
             }
             let _ = write!(Bytes(out), "* {command} ({}) \"/\" ", attrs.join(" "));
-            astring(out, &wire_name(&info.name));
+            astring(out, &wire_name(&info.name, self.rev2));
             out.extend_from_slice(b"\r\n");
         }
         Ok(format!("{command} completed"))
@@ -143,7 +157,7 @@ impl Engine {
         items: &[StatusDataItemName],
         out: &mut Vec<u8>,
     ) -> Done {
-        let name = mailbox_name(mailbox)?;
+        let name = mailbox_name(mailbox, self.rev2)?;
         let info = self
             .store
             .mailbox_by_name(self.user, &name)?
@@ -193,7 +207,7 @@ impl Engine {
             values.push(value);
         }
         out.extend_from_slice(b"* STATUS ");
-        astring(out, &wire_name(&info.name));
+        astring(out, &wire_name(&info.name, self.rev2));
         let _ = write!(Bytes(out), " ({})\r\n", values.join(" "));
         Ok(())
     }
@@ -226,7 +240,8 @@ impl Engine {
             .patterns
             .iter()
             .map(|p| {
-                let full = utf7::decode(&format!("{}{p}", list.reference)).unwrap_or_default();
+                let full =
+                    decode_name(&format!("{}{p}", list.reference), self.rev2).unwrap_or_default();
                 (
                     full.chars().collect(),
                     full.to_ascii_uppercase().chars().collect(),
@@ -274,7 +289,7 @@ impl Engine {
                 attrs.push("\\Subscribed");
             }
             let _ = write!(Bytes(out), "* LIST ({}) \"/\" ", attrs.join(" "));
-            astring(out, &wire_name(&name));
+            astring(out, &wire_name(&name, self.rev2));
             out.extend_from_slice(b"\r\n");
             if let (Some(info), false) = (info, items.is_empty()) {
                 self.status_line(info, &items, out)?;

@@ -26,7 +26,6 @@ use store::{MailboxChange, Store, UserId};
 use crate::error::ImapError;
 use crate::proto::encode::Bytes;
 use crate::proto::extended::Extension;
-use crate::proto::utf7;
 use crate::selected::Selected;
 
 /// One logged-in user's view of the store.
@@ -39,6 +38,9 @@ pub(crate) struct Engine {
     condstore: bool,
     /// QRESYNC is enabled: expunges are reported as VANISHED.
     qresync: bool,
+    /// IMAP4rev2 is enabled (RFC 9051): UTF-8 names, ESEARCH results, no
+    /// RECENT.
+    rev2: bool,
     /// The selected mailbox was deleted elsewhere: BYE sent, close now.
     lost: bool,
 }
@@ -56,6 +58,7 @@ impl Engine {
             selected: None,
             condstore: false,
             qresync: false,
+            rev2: false,
             lost: false,
         }
     }
@@ -86,9 +89,9 @@ impl Engine {
                     ),
                     uid,
                 ),
-                other => self.run(other, &mut out),
+                other => self.run(tag, other, &mut out),
             },
-            None => self.run(body, &mut out),
+            None => self.run(tag, body, &mut out),
         };
         self.updates(allow_expunge, &mut out);
         if self.lost {
@@ -110,7 +113,7 @@ impl Engine {
 
     /// Runs a command; returns its outcome and whether EXPUNGE responses
     /// may follow it.
-    fn run(&mut self, body: CommandBody<'static>, out: &mut Vec<u8>) -> (Done, bool) {
+    fn run(&mut self, tag: &str, body: CommandBody<'static>, out: &mut Vec<u8>) -> (Done, bool) {
         match body {
             CommandBody::Noop => (Ok("NOOP completed".into()), true),
             CommandBody::Check => (Ok("CHECK completed".into()), true),
@@ -121,6 +124,9 @@ impl Engine {
                     if name.eq_ignore_ascii_case("CONDSTORE") {
                         self.condstore = true;
                         enabled.push("CONDSTORE");
+                    } else if name.eq_ignore_ascii_case("IMAP4rev2") {
+                        self.rev2 = true;
+                        enabled.push("IMAP4rev2");
                     } else if name.eq_ignore_ascii_case("QRESYNC") {
                         self.condstore = true;
                         self.qresync = true;
@@ -184,10 +190,14 @@ impl Engine {
                 charset,
                 criteria,
                 uid,
-            } => (
-                self.search(charset.as_ref(), criteria.as_ref(), uid, None, out),
-                uid,
-            ),
+            } => {
+                // IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 §6.4.4).
+                let esearch = self.rev2.then_some((tag, &[][..]));
+                (
+                    self.search(charset.as_ref(), criteria.as_ref(), uid, esearch, out),
+                    uid,
+                )
+            }
             CommandBody::Fetch {
                 sequence_set,
                 macro_or_item_names,
@@ -284,13 +294,13 @@ impl Engine {
 
 /// The UTF-8 name of a mailbox argument (INBOX canonical; other names are
 /// modified UTF-7 from IMAP4rev1 clients).
-pub(crate) fn mailbox_name(mailbox: &Mailbox<'_>) -> Result<String, ImapError> {
+pub(crate) fn mailbox_name(mailbox: &Mailbox<'_>, rev2: bool) -> Result<String, ImapError> {
     match mailbox {
         Mailbox::Inbox => Ok("INBOX".into()),
         Mailbox::Other(other) => {
             let raw = String::from_utf8_lossy(other.as_ref()).into_owned();
-            let name =
-                utf7::decode(&raw).ok_or_else(|| ImapError::InvalidMailboxName(raw.clone()))?;
+            let name = mailboxes::decode_name(&raw, rev2)
+                .ok_or_else(|| ImapError::InvalidMailboxName(raw.clone()))?;
             Ok(name.trim_end_matches(store::DELIMITER).to_owned())
         }
     }

@@ -8,7 +8,7 @@ use store::Flags;
 
 use super::{Done, Engine, mailbox_name};
 use crate::error::ImapError;
-use crate::proto::encode::{Bytes, flag_list};
+use crate::proto::encode::{Bytes, astring, flag_list};
 use crate::selected::Selected;
 use imap_codec::imap_types::sequence::SequenceSet;
 
@@ -44,7 +44,7 @@ impl Engine {
                 }
             }
         }
-        let name = mailbox_name(mailbox)?;
+        let name = mailbox_name(mailbox, self.rev2)?;
         let info = self
             .store
             .mailbox_by_name(self.user, &name)?
@@ -76,9 +76,18 @@ impl Engine {
                 "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{extra} \\*)] Flags permitted\r\n"
             );
         }
-        let _ = write!(Bytes(out), "* {} EXISTS\r\n* 0 RECENT\r\n", entries.len());
-        if let Some(seq) = first_unseen {
-            let _ = write!(Bytes(out), "* OK [UNSEEN {seq}] First unseen message\r\n");
+        let _ = write!(Bytes(out), "* {} EXISTS\r\n", entries.len());
+        if self.rev2 {
+            // RFC 9051 §6.3.2: a LIST response with the mailbox's name; no
+            // RECENT, no UNSEEN.
+            out.extend_from_slice(b"* LIST () \"/\" ");
+            astring(out, &info.name);
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.extend_from_slice(b"* 0 RECENT\r\n");
+            if let Some(seq) = first_unseen {
+                let _ = write!(Bytes(out), "* OK [UNSEEN {seq}] First unseen message\r\n");
+            }
         }
         let _ = write!(
             Bytes(out),

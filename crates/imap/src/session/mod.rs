@@ -223,7 +223,14 @@ impl Session {
 
     /// The capabilities for the current state (RFC 9051 §7.2.2).
     pub fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE"];
+        let mut caps = vec![
+            "IMAP4rev1",
+            "IMAP4rev2",
+            "LITERAL+",
+            "SASL-IR",
+            "ID",
+            "ENABLE",
+        ];
         match (&self.state, self.tls) {
             (State::NotAuthenticated | State::Authenticating { .. }, false) => {
                 caps.extend(["STARTTLS", "LOGINDISABLED"]);
