@@ -86,6 +86,14 @@ pub use server::{AuthOutcome, Authenticator, Context, serve};
 pub use session::{Event, Options, Session, Step};
 pub use unavailable::serve_unavailable;
 
+/// The parse data (ENVELOPE, BODY, BODYSTRUCTURE) IMAP caches per body,
+/// for `store::NewMessage::cached` at delivery, so that the first FETCH
+/// of a new message needs no parse and no write. Optional: FETCH computes
+/// and caches it otherwise.
+pub fn cached_summary(raw: &[u8]) -> Vec<u8> {
+    mime::Summary::of(raw).to_cache()
+}
+
 /// Sent, then the connection closed, when the server's connection caps are
 /// reached (RFC 9051 §7.1.5: an untagged BYE as the greeting).
 pub const TOO_MANY_CONNECTIONS: &[u8] =

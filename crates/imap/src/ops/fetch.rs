@@ -99,6 +99,8 @@ struct Raw<'a> {
     engine_store: &'a store::Store,
     body: BodyId,
     bytes: Option<Vec<u8>>,
+    /// Summaries computed in this command, to cache when it ends.
+    computed: &'a mut Vec<(BodyId, Vec<u8>)>,
 }
 
 impl Raw<'_> {
@@ -112,7 +114,7 @@ impl Raw<'_> {
 
 impl Engine {
     /// ENVELOPE/BODY/BODYSTRUCTURE of a body, from the cache or computed
-    /// once and cached.
+    /// and queued in `raw.computed` for one cache write per command.
     fn summary(&self, raw: &mut Raw<'_>) -> Result<Summary, ImapError> {
         if let Some(cached) = self.store.body_cache(raw.body)?
             && let Some(summary) = Summary::from_cache(&cached)
@@ -120,7 +122,7 @@ impl Engine {
             return Ok(summary);
         }
         let summary = Summary::of(raw.get()?);
-        self.store.set_body_cache(raw.body, &summary.to_cache())?;
+        raw.computed.push((raw.body, summary.to_cache()));
         Ok(summary)
     }
 
@@ -200,6 +202,7 @@ impl Engine {
         } else {
             Default::default()
         };
+        let mut computed = Vec::new();
         for (seq, u) in targets {
             let entry = if many {
                 all.get(&u).cloned()
@@ -232,6 +235,7 @@ impl Engine {
                 engine_store: &store,
                 body: entry.body,
                 bytes: None,
+                computed: &mut computed,
             };
             let mut parts: Vec<Vec<u8>> = Vec::new();
             if uid {
@@ -255,6 +259,9 @@ impl Engine {
                 out.extend_from_slice(p);
             }
             out.extend_from_slice(b")\r\n");
+        }
+        if let Err(error) = store.set_body_caches(&computed) {
+            tracing::warn!(%error, "caching message summaries failed");
         }
         Ok("FETCH completed".into())
     }
