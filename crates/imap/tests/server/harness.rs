@@ -64,6 +64,12 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Fires the shutdown signal (connections get BYE).
+    #[allow(dead_code)]
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
     /// Starts a server on loopback.
     pub(crate) async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();

@@ -5,3 +5,4 @@
 mod harness;
 mod imaplib;
 mod mbsync;
+mod raw;
