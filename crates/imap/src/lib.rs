@@ -80,7 +80,7 @@ mod transcripts;
 mod unavailable;
 
 pub use error::ImapError;
-pub use proto::extended::{Extension, ListExtended, SearchReturn};
+pub use proto::extended::{AppendMessage, Extension, ListExtended, SearchReturn};
 pub use secret::Secret;
 pub use server::{AuthOutcome, Authenticator, Context, serve};
 pub use session::{Event, Options, Session, Step};

@@ -74,6 +74,15 @@ impl Engine {
         let name = body.name();
         let (result, allow_expunge) = match extension {
             Some(Extension::List(list)) => (self.list_extended(&list, &mut out), true),
+            Some(Extension::MultiAppend(more)) => match body {
+                CommandBody::Append {
+                    mailbox,
+                    flags,
+                    date,
+                    message,
+                } => (self.multiappend(&mailbox, flags, date, message, more), true),
+                other => self.run(tag, other, &mut out),
+            },
             Some(Extension::SearchReturn(returns)) => match body {
                 CommandBody::Search {
                     charset,

@@ -1,10 +1,19 @@
-//! The command forms imap-codec does not parse yet: ESEARCH's
+//! The command forms imap-codec does not parse yet: MULTIAPPEND, ESEARCH's
 //! `SEARCH RETURN (…)` (RFC 4731) and LIST-EXTENDED/LIST-STATUS's
 //! `LIST (…) ref (patterns) RETURN (…)` (RFC 5258, RFC 5819).
+//!
+//! MULTIAPPEND (RFC 3502) is split into its first message, which
+//! imap-codec decodes as a plain APPEND, and the others.
 //!
 //! [`rewrite`] recognises them in a complete command (framed, literals
 //! included) and returns what imap-codec should decode instead plus the
 //! options it removed. Everything else is left to imap-codec untouched.
+
+use imap_codec::CommandCodec;
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::imap_types::command::CommandBody;
+use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 
 /// An ESEARCH return option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +45,22 @@ pub struct ListExtended {
     pub status: Option<Vec<String>>,
 }
 
+/// One further message of a MULTIAPPEND (RFC 3502).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// Its flags.
+    pub flags: Vec<imap_codec::imap_types::flag::Flag<'static>>,
+    /// Its INTERNALDATE, if given.
+    pub date: Option<imap_codec::imap_types::datetime::DateTime>,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
 /// The options taken out of a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Extension {
+    /// The messages after the first of a MULTIAPPEND.
+    MultiAppend(Vec<AppendMessage>),
     /// `SEARCH RETURN (…)`; empty means `ALL`.
     SearchReturn(Vec<SearchReturn>),
     /// An extended LIST, parsed whole.
@@ -102,12 +124,32 @@ impl<'a> Cursor<'a> {
                 if self.bytes.get(close + 1..close + 3)? != b"\r\n" {
                     return None;
                 }
-                let data = self.bytes.get(start..start + len)?;
+                let data = self.bytes.get(start..start.checked_add(len)?)?;
                 self.pos = start + len;
                 String::from_utf8(data.to_vec()).ok()
             }
             _ => self.atom().map(str::to_owned),
         }
+    }
+
+    /// Steps over a literal without copying it (APPEND data may be large
+    /// and need not be text).
+    fn skip_literal(&mut self) -> Option<()> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let close = self.bytes[self.pos..].iter().position(|&b| b == b'}')? + self.pos;
+        let spec = std::str::from_utf8(&self.bytes[self.pos + 1..close]).ok()?;
+        let len: usize = spec.trim_end_matches(['+', '-']).parse().ok()?;
+        if self.bytes.get(close + 1..close + 3)? != b"\r\n" {
+            return None;
+        }
+        let end = (close + 3).checked_add(len)?;
+        if end > self.bytes.len() {
+            return None;
+        }
+        self.pos = end;
+        Some(())
     }
 
     /// A parenthesised list of atoms, with one level of nesting kept as
@@ -195,6 +237,65 @@ pub(crate) fn rewrite(command: &[u8]) -> Option<(Option<Vec<u8>>, Extension)> {
             let _ = uid;
             Some((Some(rest), Extension::SearchReturn(returns)))
         }
+        "APPEND" if !uid => {
+            c.space()?;
+            c.string()?;
+            let mut segments = Vec::new();
+            loop {
+                let start = c.pos;
+                c.space()?;
+                if c.peek()? == b'(' {
+                    c.pos += c.bytes[c.pos..].iter().position(|&b| b == b')')? + 1;
+                    c.space()?;
+                }
+                if c.peek()? == b'"' {
+                    c.string()?;
+                    c.space()?;
+                }
+                if c.peek()? == b'~' {
+                    c.pos += 1;
+                }
+                c.skip_literal()?;
+                segments.push(start..c.pos);
+                if c.at_end() {
+                    break;
+                }
+            }
+            if segments.len() < 2 {
+                return None;
+            }
+            let mut first = command[..segments[0].end].to_vec();
+            first.extend_from_slice(b"\r\n");
+            let mut more = Vec::new();
+            for segment in &segments[1..] {
+                let mut one = b"x APPEND x".to_vec();
+                one.extend_from_slice(&command[segment.clone()]);
+                one.extend_from_slice(b"\r\n");
+                let (rest, parsed) = CommandCodec::default().decode(&one).ok()?;
+                let CommandBody::Append {
+                    flags,
+                    date,
+                    message,
+                    ..
+                } = parsed.body
+                else {
+                    return None;
+                };
+                if !rest.is_empty() {
+                    return None;
+                }
+                let data = match &message {
+                    LiteralOrLiteral8::Literal(l) => l.data().to_vec(),
+                    LiteralOrLiteral8::Literal8(l) => l.data.to_vec(),
+                };
+                more.push(AppendMessage {
+                    flags: flags.into_iter().map(IntoStatic::into_static).collect(),
+                    date,
+                    data,
+                });
+            }
+            Some((Some(first), Extension::MultiAppend(more)))
+        }
         "LIST" if !uid => {
             c.space()?;
             let mut list = ListExtended::default();
@@ -272,6 +373,23 @@ mod tests {
         assert_eq!(ext, Extension::SearchReturn(vec![]));
         assert!(rewrite(b"a SEARCH ALL\r\n").is_none());
         assert!(rewrite(b"a SEARCH RETURN (SAVE) ALL\r\n").is_none());
+    }
+
+    #[test]
+    fn multiappend_is_split_after_its_first_message() {
+        let (first, ext) =
+            rewrite(b"a APPEND INBOX (\\Seen) {3+}\r\n\xff\x00x {2}\r\nhi\r\n").unwrap();
+        assert_eq!(
+            first.unwrap(),
+            b"a APPEND INBOX (\\Seen) {3+}\r\n\xff\x00x\r\n"
+        );
+        let Extension::MultiAppend(more) = ext else {
+            panic!()
+        };
+        assert_eq!(more.len(), 1);
+        assert_eq!(more[0].data, b"hi");
+        assert!(rewrite(b"a APPEND INBOX {2}\r\nhi\r\n").is_none());
+        assert!(rewrite(b"a APPEND INBOX {99999999999999999999}\r\n").is_none());
     }
 
     #[test]

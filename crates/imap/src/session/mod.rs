@@ -248,6 +248,7 @@ impl Session {
                 "SPECIAL-USE",
                 "CONDSTORE",
                 "QRESYNC",
+                "MULTIAPPEND",
                 "STATUS=SIZE",
                 "ESEARCH",
                 "LIST-EXTENDED",
