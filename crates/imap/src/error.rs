@@ -91,6 +91,9 @@ pub enum ImapError {
     /// A command this server does not implement.
     #[error("unsupported command: {0}")]
     Unsupported(&'static str),
+    /// BINARY of a part whose Content-Transfer-Encoding is unknown.
+    #[error("unknown content transfer encoding")]
+    UnknownCte,
     /// SELECT (QRESYNC …) or FETCH (VANISHED) without ENABLE QRESYNC.
     #[error("QRESYNC not enabled")]
     QresyncNotEnabled,
@@ -214,6 +217,7 @@ impl ImapError {
             ),
             Malformed => (Bad, None, "Could not parse that command".into()),
             Unsupported(what) => (Bad, None, format!("{what} is not supported")),
+            UnknownCte => (No, Some("UNKNOWN-CTE"), "That part's Content-Transfer-Encoding cannot be decoded; fetch it with BODY[] instead".into()),
             QresyncNotEnabled => (Bad, None, "Send ENABLE QRESYNC first".into()),
             InvalidSequence => (Bad, None, "Message sequence number out of range".into()),
             BadCharset => (

@@ -497,27 +497,85 @@ pub(crate) fn section<'a>(
     })
 }
 
-/// The decoded content of a leaf part (BINARY), or `None` if the part is
-/// missing or not a leaf.
+/// Why BINARY cannot return a part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinaryError {
+    /// No such part, or a multipart.
+    NoPart,
+    /// A Content-Transfer-Encoding this server cannot decode.
+    UnknownEncoding,
+}
+
+/// The content of a leaf part with only its Content-Transfer-Encoding
+/// undone (RFC 3516: no charset conversion).
 pub(crate) fn binary<'a>(
     raw: &'a [u8],
-    message: &'a Message<'_>,
+    message: &Message<'_>,
     path: &[u32],
-) -> Option<Cow<'a, [u8]>> {
+) -> Result<Cow<'a, [u8]>, BinaryError> {
     let (owner, index) = if path.is_empty() {
         (message, 0)
     } else {
-        resolve(message, path)?
+        resolve(message, path).ok_or(BinaryError::NoPart)?
     };
-    let part = owner.parts.get(index)?;
-    match &part.body {
-        PartType::Multipart(_) => None,
-        PartType::Message(_) => raw
-            .get(part.offset_body as usize..part.offset_end as usize)
-            .map(Cow::Borrowed),
-        PartType::Text(t) | PartType::Html(t) => Some(Cow::Owned(t.as_bytes().to_vec())),
-        PartType::Binary(b) | PartType::InlineBinary(b) => Some(Cow::Borrowed(b.as_ref())),
+    let part = owner.parts.get(index).ok_or(BinaryError::NoPart)?;
+    if matches!(part.body, PartType::Multipart(_)) {
+        return Err(BinaryError::NoPart);
     }
+    let body = raw
+        .get(part.offset_body as usize..(part.offset_end as usize).max(part.offset_body as usize))
+        .ok_or(BinaryError::NoPart)?;
+    let encoding = raw_header(raw, part, 0, "Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "" | "7bit" | "8bit" | "binary" => Ok(Cow::Borrowed(body)),
+        "base64" => {
+            let clean: Vec<u8> = body
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(&clean)
+                .or_else(|_| {
+                    base64::engine::general_purpose::STANDARD_NO_PAD.decode(clean.trim_ascii_end())
+                })
+                .map(Cow::Owned)
+                .map_err(|_| BinaryError::UnknownEncoding)
+        }
+        "quoted-printable" => Ok(Cow::Owned(quoted_printable(body))),
+        _ => Err(BinaryError::UnknownEncoding),
+    }
+}
+
+/// Decodes quoted-printable (RFC 2045 §6.7), leniently: a malformed escape
+/// is kept as it is.
+fn quoted_printable(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b != b'=' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match (input.get(i + 1), input.get(i + 2)) {
+            (Some(b'\r'), Some(b'\n')) => i += 3,
+            (Some(b'\n'), _) => i += 2,
+            (Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push(hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0));
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The decoded text of every leaf text part, for SEARCH BODY.
@@ -647,6 +705,19 @@ Inner body.\r\n\
             section(NESTED, &m, &[], &fields).unwrap().as_ref(),
             b"From: Eric Brown <eric@a.test>\r\nSubject: hello\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn binary_undoes_only_the_transfer_encoding() {
+        let raw = b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\
+Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+caf=E9 =\r\nend\r\n--B\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\nAw==\r\n--B\r\n\
+Content-Transfer-Encoding: x-rot13\r\n\r\nabc\r\n--B--\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(binary(raw, &m, &[1]).unwrap().as_ref(), b"caf\xe9 end");
+        assert_eq!(binary(raw, &m, &[2]).unwrap().as_ref(), b"\x00\x01\x02\x03");
+        assert_eq!(binary(raw, &m, &[3]), Err(BinaryError::UnknownEncoding));
+        assert_eq!(binary(raw, &m, &[]), Err(BinaryError::NoPart));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! A body is read from disk at most once per message and command; ENVELOPE
 //! and BODYSTRUCTURE come from the per-body cache, computed on first use.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::num::NonZeroU32;
 
@@ -364,31 +365,38 @@ impl Engine {
                 let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
                 let bytes = raw.get()?;
                 let message = mime::parse(bytes);
-                let data = message
-                    .as_ref()
-                    .and_then(|m| mime::binary(bytes, m, &path))
-                    .map(|d| d.into_owned());
+                let data = match &message {
+                    Some(m) => mime::binary(bytes, m, &path).map(Cow::into_owned),
+                    None => Err(mime::BinaryError::NoPart),
+                };
                 let origin = range.map(|(o, _)| format!("<{o}>")).unwrap_or_default();
                 let _ = write!(Bytes(out), "BINARY[{}]{origin} ", path_label(&path));
                 match data {
-                    Some(data) => {
+                    Ok(data) => {
                         let data = partial(&data, *range);
                         if data.contains(&0) {
                             out.push(b'~');
                         }
                         literal(out, data);
                     }
-                    None => out.extend_from_slice(b"NIL"),
+                    Err(mime::BinaryError::NoPart) => out.extend_from_slice(b"NIL"),
+                    Err(mime::BinaryError::UnknownEncoding) => return Err(ImapError::UnknownCte),
                 }
             }
             MessageDataItemName::BinarySize { section } => {
                 let path: Vec<u32> = section.iter().map(|n| n.get()).collect();
                 let bytes = raw.get()?;
                 let message = mime::parse(bytes);
-                let size = message
-                    .as_ref()
-                    .and_then(|m| mime::binary(bytes, m, &path))
-                    .map_or(0, |d| d.len());
+                let size = match &message {
+                    Some(m) => match mime::binary(bytes, m, &path) {
+                        Ok(d) => d.len(),
+                        Err(mime::BinaryError::NoPart) => 0,
+                        Err(mime::BinaryError::UnknownEncoding) => {
+                            return Err(ImapError::UnknownCte);
+                        }
+                    },
+                    None => 0,
+                };
                 let _ = write!(Bytes(out), "BINARY.SIZE[{}] {size}", path_label(&path));
             }
         }

@@ -249,6 +249,7 @@ impl Session {
                 "CONDSTORE",
                 "QRESYNC",
                 "MULTIAPPEND",
+                "BINARY",
                 "STATUS=SIZE",
                 "ESEARCH",
                 "LIST-EXTENDED",
