@@ -32,6 +32,11 @@ use crate::error::ImapError;
 use crate::ops::Engine;
 use crate::session::{Event, Options, Session, Step};
 
+/// Failed logins after which the connection is closed (the accounts
+/// backend throttles across connections; this stops one connection from
+/// guessing on).
+const MAX_AUTH_FAILURES: u32 = 5;
+
 /// What the [`Authenticator`] decided about one LOGIN or AUTHENTICATE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -153,7 +158,7 @@ pub async fn serve(
             peer_ip: peer.map(|p| p.ip()),
             out: Vec::new(),
             auth_failures: 0,
-            closing: false,
+            closing: None,
         };
         connection.run(shutdown).await
     }
@@ -175,8 +180,9 @@ struct Connection<'a> {
     peer_ip: Option<IpAddr>,
     out: Vec<u8>,
     auth_failures: u32,
-    /// A BYE was queued by the engine: close after writing it.
-    closing: bool,
+    /// The connection ends after the session's pending responses and
+    /// these last bytes (a BYE).
+    closing: Option<Vec<u8>>,
 }
 
 /// What woke the driver while it waited for input.
@@ -195,8 +201,11 @@ impl Connection<'_> {
     async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            if self.closing {
-                return self.close_with(b"").await;
+            if let Some(last) = self.closing.take() {
+                if let Step::Write(bytes) = self.session.next() {
+                    self.out.extend_from_slice(&bytes);
+                }
+                return self.close_with(&last).await;
             }
             match self.session.next() {
                 Step::Write(bytes) => self.out.extend_from_slice(&bytes),
@@ -308,7 +317,7 @@ impl Connection<'_> {
         match joined {
             Ok((engine, out)) => {
                 if engine.must_close() {
-                    self.closing = true;
+                    self.closing = Some(Vec::new());
                 }
                 self.engine = Some(engine);
                 out
@@ -341,6 +350,12 @@ impl Connection<'_> {
                         tokio::select! {
                             () = tokio::time::sleep(pause) => {}
                             () = shutdown.cancelled() => {}
+                        }
+                        if self.auth_failures >= MAX_AUTH_FAILURES {
+                            self.closing = Some(
+                                b"* BYE Too many failed logins; please check your user name and password\r\n"
+                                    .to_vec(),
+                            );
                         }
                         Err(ImapError::AuthenticationFailed)
                     }

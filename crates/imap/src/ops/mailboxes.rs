@@ -68,7 +68,18 @@ impl Engine {
 
     pub(super) fn delete(&mut self, mailbox: &Mailbox<'_>) -> Done {
         let name = mailbox_name(mailbox, self.rev2)?;
-        self.store.delete_mailbox(self.user, &name)?;
+        // Deleting the selected mailbox closes it here first, so that this
+        // session does not take its own DELETE for someone else's.
+        let was_selected = self.selected.as_ref().is_some_and(|s| s.info.name == name);
+        let selected = if was_selected {
+            self.selected.take()
+        } else {
+            None
+        };
+        if let Err(error) = self.store.delete_mailbox(self.user, &name) {
+            self.selected = selected;
+            return Err(error.into());
+        }
         Ok("DELETE completed".into())
     }
 

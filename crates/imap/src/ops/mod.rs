@@ -125,7 +125,7 @@ impl Engine {
     fn run(&mut self, tag: &str, body: CommandBody<'static>, out: &mut Vec<u8>) -> (Done, bool) {
         match body {
             CommandBody::Noop => (Ok("NOOP completed".into()), true),
-            CommandBody::Check => (Ok("CHECK completed".into()), true),
+            CommandBody::Check => (self.selected().map(|_| "CHECK completed".into()), true),
             CommandBody::Enable { capabilities } => {
                 let mut enabled = Vec::new();
                 for cap in capabilities.as_ref() {

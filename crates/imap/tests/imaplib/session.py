@@ -224,4 +224,19 @@ a = imaplib.IMAP4_SSL("127.0.0.1", int(__import__("sys").argv[2]), ssl_context=t
 ok(a.authenticate("PLAIN", lambda _: f"\0{USER}\0{PASSWORD}".encode()))
 ok(a.select("INBOX"))
 a.logout()
+# Five failed logins on one connection end it.
+g = imaplib.IMAP4_SSL("127.0.0.1", int(__import__("sys").argv[2]), ssl_context=tls_context())
+for attempt in range(5):
+    try:
+        g.login(USER, "guess")
+        raise AssertionError("guess accepted")
+    except imaplib.IMAP4.abort as e:
+        assert attempt == 4, (attempt, e)
+    except imaplib.IMAP4.error as e:
+        assert "AUTHENTICATIONFAILED" in str(e), e
+try:
+    g.noop()
+    raise AssertionError("connection still open after five failures")
+except (imaplib.IMAP4.abort, OSError):
+    pass
 print("session ok")
