@@ -107,3 +107,79 @@ transcripts!(
     qresync,
     rev2,
 );
+
+/// Random sequences of valid and half-valid commands, run against a real
+/// store: the engine never panics and always answers every tag.
+#[test]
+fn random_command_sequences_never_panic() {
+    const COMMANDS: &[&str] = &[
+        "SELECT INBOX",
+        "EXAMINE INBOX",
+        "SELECT Archive",
+        "APPEND INBOX (\\Seen) {12+}\r\nSubject: x\r\n",
+        "APPEND INBOX {30+}\r\nContent-Type: multipart/mixed\r\n",
+        "APPEND Archive {5+}\r\nhello",
+        "FETCH 1:* (FLAGS BODYSTRUCTURE ENVELOPE BODY[1.MIME] BINARY[1] BODY.PEEK[HEADER])",
+        "FETCH 2 (BODY[]<3.2> RFC822.HEADER BINARY.SIZE[1])",
+        "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1)",
+        "STORE 1 +FLAGS (\\Deleted)",
+        "STORE 1:2 (UNCHANGEDSINCE 2) -FLAGS (\\Seen $x)",
+        "UID STORE 1:* FLAGS.SILENT (\\Flagged)",
+        "SEARCH OR UNSEEN TEXT x NOT 1:2",
+        "UID SEARCH RETURN (MIN MAX COUNT) ALL",
+        "COPY 1 Archive",
+        "UID MOVE 1:3 Trash",
+        "MOVE 1 INBOX",
+        "EXPUNGE",
+        "UID EXPUNGE 1:*",
+        "CLOSE",
+        "UNSELECT",
+        "CREATE a/b",
+        "RENAME a c",
+        "DELETE c/b",
+        "DELETE INBOX",
+        "LIST (SUBSCRIBED) \"\" * RETURN (STATUS (MESSAGES SIZE))",
+        "STATUS INBOX (MESSAGES UIDNEXT HIGHESTMODSEQ DELETED)",
+        "ENABLE QRESYNC IMAP4rev2",
+        "NOOP",
+        "CHECK",
+        "IDLE\r\nDONE",
+        "FETCH 99 FLAGS",
+        "SEARCH CHARSET UTF-8 SUBJECT \"caf\u{e9}\"",
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..12 {
+        let (_dir, store, user) = crate::testing::store();
+        let mut chunks = vec![
+            format!(
+                "l LOGIN {} {}\r\n",
+                crate::testing::USER,
+                crate::testing::PASSWORD
+            )
+            .into_bytes(),
+        ];
+        let mut tags = Vec::new();
+        for i in 0..25 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let command = COMMANDS[(seed % COMMANDS.len() as u64) as usize];
+            let tag = format!("t{i}");
+            chunks.push(format!("{tag} {command}\r\n").into_bytes());
+            tags.push(tag);
+        }
+        let out = crate::testing::drive(&store, user, true, &chunks);
+        let out = String::from_utf8_lossy(&out);
+        for tag in tags {
+            let answered = out.lines().any(|l| {
+                l.starts_with(&format!("{tag} OK"))
+                    || l.starts_with(&format!("{tag} NO"))
+                    || l.starts_with(&format!("{tag} BAD"))
+            });
+            assert!(
+                answered || out.contains("* BYE"),
+                "{tag} unanswered:\n{out}"
+            );
+        }
+    }
+}
