@@ -1,13 +1,16 @@
-//! Ward's IMAP server (IMAP4rev1, RFC 3501) for users of hosted mailboxes:
-//! Thunderbird, Outlook, mbsync and Python's imaplib read their mail here.
+//! Ward's IMAP server for users of hosted mailboxes: IMAP4rev1 (RFC 3501)
+//! and, after `ENABLE IMAP4rev2`, IMAP4rev2 (RFC 9051). Thunderbird,
+//! Outlook, mbsync and Python's imaplib read their mail here.
 //!
 //! It owns the IMAP session (framing and parsing apart from I/O), login
 //! (only over TLS, through the daemon's [`Authenticator`]), and mailbox
-//! access over `store` with UIDPLUS, MOVE, CONDSTORE, IDLE, SPECIAL-USE,
-//! ID, NAMESPACE, ENABLE, UNSELECT, LITERAL+, SASL-IR and STATUS=SIZE.
-//! It does not check passwords (the accounts crate does, behind
-//! [`Authenticator`]), accept listeners, or parse MIME itself
-//! (mail-parser does).
+//! access over `store` with UIDPLUS, MOVE, CONDSTORE, QRESYNC, IDLE,
+//! SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH, MULTIAPPEND, BINARY,
+//! ID, NAMESPACE, ENABLE, UNSELECT, CHILDREN, LITERAL+, SASL-IR and
+//! STATUS=SIZE. It does not check passwords (the accounts crate does,
+//! behind [`Authenticator`]), accept listeners, or parse MIME itself
+//! (mail-parser does). It does not implement SEARCHRES (`$`), so
+//! IMAP4rev2 is complete but for that.
 //!
 //! # The protocol core
 //!

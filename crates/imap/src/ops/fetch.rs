@@ -1,5 +1,5 @@
 //! FETCH and UID FETCH: FLAGS, UID, INTERNALDATE, RFC822.SIZE, ENVELOPE,
-//! BODY, BODYSTRUCTURE, BODY[section]<partial> and BODY.PEEK, RFC822*,
+//! BODY, BODYSTRUCTURE, `BODY[section]<partial>` and BODY.PEEK, RFC822*,
 //! BINARY and BINARY.SIZE, MODSEQ, and CONDSTORE's CHANGEDSINCE.
 //!
 //! A body is read from disk at most once per message and command; ENVELOPE
