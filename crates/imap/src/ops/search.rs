@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use imap_codec::imap_types::core::Charset;
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
-use imap_codec::imap_types::sequence::SequenceSet;
+use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use mail_parser::Message;
 use store::{Flags, MessageEntry, Uid};
 
@@ -62,15 +62,26 @@ impl Candidate<'_> {
     }
 }
 
+/// Whether the candidate is in a sequence set (of UIDs with `uid`), with
+/// `*` the last message; in O(ranges), not O(messages).
 fn in_set(selected: &Selected, set: &SequenceSet, uid: bool, c: &Candidate<'_>) -> bool {
-    selected
-        .resolve(set, uid)
-        .map(|found| {
-            found
-                .iter()
-                .any(|&(s, u)| if uid { u == c.entry.uid } else { s == c.seq })
-        })
-        .unwrap_or(false)
+    let last = if uid {
+        selected.uids().last().map_or(0, |u| u.0)
+    } else {
+        selected.uids().len() as u32
+    };
+    let value = |v: &SeqOrUid| match v {
+        SeqOrUid::Value(n) => n.get(),
+        SeqOrUid::Asterisk => last,
+    };
+    let n = if uid { c.entry.uid.0 } else { c.seq };
+    set.0.as_ref().iter().any(|s| match s {
+        Sequence::Single(v) => value(v) == n,
+        Sequence::Range(a, b) => {
+            let (a, b) = (value(a), value(b));
+            (a.min(b)..=a.max(b)).contains(&n)
+        }
+    })
 }
 
 fn matches(
