@@ -5,12 +5,11 @@
 //! It owns the IMAP session (framing and parsing apart from I/O), login
 //! (only over TLS, through the daemon's [`Authenticator`]), and mailbox
 //! access over `store` with UIDPLUS, MOVE, CONDSTORE, QRESYNC, IDLE,
-//! SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH, MULTIAPPEND, BINARY,
+//! SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH, MULTIAPPEND, BINARY, SEARCHRES,
 //! ID, NAMESPACE, ENABLE, UNSELECT, CHILDREN, LITERAL+, SASL-IR and
 //! STATUS=SIZE. It does not check passwords (the accounts crate does,
 //! behind [`Authenticator`]), accept listeners, or parse MIME itself
-//! (mail-parser does). It does not implement SEARCHRES (`$`), so
-//! IMAP4rev2 is complete but for that.
+//! (mail-parser does).
 //!
 //! # The protocol core
 //!

@@ -14,6 +14,7 @@ mod expunge;
 mod fetch;
 mod flags;
 mod mailboxes;
+mod saved;
 mod search;
 mod select;
 
@@ -38,6 +39,8 @@ pub(crate) struct Engine {
     condstore: bool,
     /// QRESYNC is enabled: expunges are reported as VANISHED.
     qresync: bool,
+    /// The saved search result (SEARCHRES), as UIDs.
+    saved: Vec<store::Uid>,
     /// IMAP4rev2 is enabled (RFC 9051): UTF-8 names, ESEARCH results, no
     /// RECENT.
     rev2: bool,
@@ -58,6 +61,7 @@ impl Engine {
             selected: None,
             condstore: false,
             qresync: false,
+            saved: Vec::new(),
             rev2: false,
             lost: false,
         }
@@ -74,6 +78,22 @@ impl Engine {
         let name = body.name();
         let (result, allow_expunge) = match extension {
             Some(Extension::List(list)) => (self.list_extended(&list, &mut out), true),
+            Some(Extension::SavedResult(returns)) => match self.with_saved_result(body) {
+                Err(done) => (done, true),
+                Ok(CommandBody::Search {
+                    charset,
+                    criteria,
+                    uid,
+                }) => {
+                    let returns = returns.unwrap_or_default();
+                    let esearch = (self.rev2 || !returns.is_empty()).then_some((tag, &returns[..]));
+                    (
+                        self.search(charset.as_ref(), criteria.as_ref(), uid, esearch, &mut out),
+                        uid,
+                    )
+                }
+                Ok(other) => self.run(tag, other, &mut out),
+            },
             Some(Extension::MultiAppend(more)) => match body {
                 CommandBody::Append {
                     mailbox,

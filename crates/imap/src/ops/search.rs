@@ -227,6 +227,7 @@ impl Engine {
             .map(|e| (e.uid, e))
             .collect();
         let mut found = Vec::new();
+        let mut found_uids = Vec::new();
         let mut highest = 0u64;
         for (i, u) in selected.uids().iter().enumerate() {
             let Some(entry) = entries.get(u) else {
@@ -247,10 +248,34 @@ impl Engine {
             }
             if all {
                 highest = highest.max(entry.modseq);
+                found_uids.push(*u);
                 found.push(if uid { u.0 } else { i as u32 + 1 });
             }
         }
         if let Some((tag, returns)) = esearch {
+            if returns.contains(&SearchReturn::Save) {
+                // RFC 5182 §2.4: with MIN and/or MAX only, only those.
+                let full = returns.contains(&SearchReturn::All)
+                    || returns.contains(&SearchReturn::Count)
+                    || !(returns.contains(&SearchReturn::Min)
+                        || returns.contains(&SearchReturn::Max));
+                let saved = if full {
+                    found_uids.clone()
+                } else {
+                    let mut some = Vec::new();
+                    if returns.contains(&SearchReturn::Min) {
+                        some.extend(found_uids.first().copied());
+                    }
+                    if returns.contains(&SearchReturn::Max) {
+                        some.extend(found_uids.last().copied());
+                    }
+                    some
+                };
+                self.save_result(saved);
+                if returns.iter().all(|r| *r == SearchReturn::Save) {
+                    return Ok("SEARCH completed, result saved".into());
+                }
+            }
             let all = returns.is_empty() || returns.contains(&SearchReturn::All);
             let _ = write!(Bytes(out), "* ESEARCH (TAG \"{tag}\")");
             if uid {

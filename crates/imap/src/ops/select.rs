@@ -20,6 +20,7 @@ impl Engine {
         parameters: &[SelectParameter],
         out: &mut Vec<u8>,
     ) -> Done {
+        self.forget_saved_result();
         if self.selected.take().is_some() {
             out.extend_from_slice(b"* OK [CLOSED] Previous mailbox closed\r\n");
         }
@@ -135,6 +136,7 @@ impl Engine {
     /// CLOSE (`expunge`) or UNSELECT.
     pub(super) fn close(&mut self, expunge: bool) -> Done {
         let selected = self.selected.take().ok_or(ImapError::NoMailboxSelected)?;
+        self.forget_saved_result();
         if expunge && !selected.read_only {
             self.store.expunge(selected.info.id, None)?;
         }

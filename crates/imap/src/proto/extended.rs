@@ -26,6 +26,79 @@ pub enum SearchReturn {
     All,
     /// `COUNT`.
     Count,
+    /// `SAVE` (SEARCHRES, RFC 5182): keep the result for `$`.
+    Save,
+}
+
+/// What `$` (the saved search result) is replaced with before imap-codec
+/// decodes the command; the engine swaps it for the saved messages. Only
+/// commands that contained `$` are treated so.
+pub(crate) const SAVED_RESULT_MARK: u32 = u32::MAX;
+
+/// Replaces each `$` token (outside quoted strings and literals) by
+/// [`SAVED_RESULT_MARK`]; `None` when there is none.
+pub(crate) fn replace_saved_result(command: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(command.len() + 16);
+    let mut found = false;
+    let mut i = 0;
+    let mut quoted = false;
+    while i < command.len() {
+        let b = command[i];
+        if quoted {
+            out.push(b);
+            if b == b'\\' {
+                if let Some(&next) = command.get(i + 1) {
+                    out.push(next);
+                    i += 1;
+                }
+            } else if b == b'"' {
+                quoted = false;
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => {
+                quoted = true;
+                out.push(b);
+            }
+            b'{' => {
+                // Copy a literal announcement and its data untouched.
+                let close = command[i..].iter().position(|&c| c == b'}').map(|p| p + i);
+                let len = close.and_then(|c| {
+                    std::str::from_utf8(&command[i + 1..c])
+                        .ok()?
+                        .trim_end_matches(['+', '-'])
+                        .parse::<usize>()
+                        .ok()
+                });
+                match (close, len) {
+                    (Some(c), Some(len)) => {
+                        let end = (c + 3).saturating_add(len).min(command.len());
+                        out.extend_from_slice(&command[i..end]);
+                        i = end;
+                        continue;
+                    }
+                    _ => out.push(b),
+                }
+            }
+            b'$' => {
+                let before = i.checked_sub(1).map(|p| command[p]);
+                let after = command.get(i + 1).copied();
+                let token_start = matches!(before, Some(b' ' | b'(' | b','));
+                let token_end = matches!(after, Some(b' ' | b')' | b',' | b'\r'));
+                if token_start && token_end {
+                    out.extend_from_slice(SAVED_RESULT_MARK.to_string().as_bytes());
+                    found = true;
+                } else {
+                    out.push(b);
+                }
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    found.then_some(out)
 }
 
 /// What an extended LIST asks for.
@@ -65,6 +138,9 @@ pub enum Extension {
     SearchReturn(Vec<SearchReturn>),
     /// An extended LIST, parsed whole.
     List(ListExtended),
+    /// The command used `$`, now [`SAVED_RESULT_MARK`]; with the
+    /// SEARCH RETURN options if it was also an ESEARCH.
+    SavedResult(Option<Vec<SearchReturn>>),
 }
 
 /// A cursor over one command's bytes.
@@ -226,7 +302,8 @@ pub(crate) fn rewrite(command: &[u8]) -> Option<(Option<Vec<u8>>, Extension)> {
                     "MAX" => SearchReturn::Max,
                     "ALL" => SearchReturn::All,
                     "COUNT" => SearchReturn::Count,
-                    // SAVE (SEARCHRES) and others: let imap-codec refuse.
+                    "SAVE" => SearchReturn::Save,
+                    // Others: let imap-codec refuse.
                     _ => return None,
                 });
             }
@@ -372,7 +449,7 @@ mod tests {
         assert_eq!(rest.unwrap(), b"a search all\r\n");
         assert_eq!(ext, Extension::SearchReturn(vec![]));
         assert!(rewrite(b"a SEARCH ALL\r\n").is_none());
-        assert!(rewrite(b"a SEARCH RETURN (SAVE) ALL\r\n").is_none());
+        assert!(rewrite(b"a SEARCH RETURN (FOO) ALL\r\n").is_none());
     }
 
     #[test]
@@ -390,6 +467,19 @@ mod tests {
         assert_eq!(more[0].data, b"hi");
         assert!(rewrite(b"a APPEND INBOX {2}\r\nhi\r\n").is_none());
         assert!(rewrite(b"a APPEND INBOX {99999999999999999999}\r\n").is_none());
+    }
+
+    #[test]
+    fn saved_result_is_marked_outside_strings_and_literals() {
+        let out = replace_saved_result(b"a UID FETCH $ (FLAGS)\r\n").unwrap();
+        assert_eq!(out, b"a UID FETCH 4294967295 (FLAGS)\r\n");
+        let out = replace_saved_result(b"a SEARCH SUBJECT \"$ 5\" {3}\r\n $ OR $ 1\r\n").unwrap();
+        assert_eq!(
+            out,
+            b"a SEARCH SUBJECT \"$ 5\" {3}\r\n $ OR 4294967295 1\r\n"
+        );
+        assert!(replace_saved_result(b"a SEARCH SUBJECT $5\r\n").is_none());
+        assert!(replace_saved_result(b"a NOOP\r\n").is_none());
     }
 
     #[test]

@@ -250,6 +250,7 @@ impl Session {
                 "QRESYNC",
                 "MULTIAPPEND",
                 "BINARY",
+                "SEARCHRES",
                 "STATUS=SIZE",
                 "ESEARCH",
                 "LIST-EXTENDED",
@@ -405,7 +406,31 @@ impl Session {
     }
 
     fn command(&mut self) {
-        if let Some((rewritten, extension)) = extended::rewrite(self.framer.message_bytes()) {
+        if self.framer.is_max_message_size_exceeded() {
+            let tag = self.framer.decode_tag().map(|t| t.inner().to_owned());
+            let error = ImapError::LiteralTooBig {
+                limit: self.literal_limit(),
+            };
+            self.out
+                .extend_from_slice(&error.tagged(tag.as_deref().unwrap_or("*")));
+            return;
+        }
+        // SEARCHRES: `$` becomes a mark the engine replaces.
+        let marked = extended::replace_saved_result(self.framer.message_bytes());
+        let uses_saved = marked.is_some();
+        let rewritten = match &marked {
+            Some(bytes) => extended::rewrite(bytes),
+            None => extended::rewrite(self.framer.message_bytes()),
+        };
+        let rewritten = match (rewritten, marked) {
+            (Some((bytes, Extension::SearchReturn(returns))), _) if uses_saved => {
+                Some((bytes, Extension::SavedResult(Some(returns))))
+            }
+            (Some(found), _) => Some(found),
+            (None, Some(bytes)) => Some((Some(bytes), Extension::SavedResult(None))),
+            (None, None) => None,
+        };
+        if let Some((rewritten, extension)) = rewritten {
             let decoded = match rewritten {
                 Some(bytes) => match CommandCodec::default().decode(&bytes) {
                     Ok((&[], command)) => Some(command.into_static()),
