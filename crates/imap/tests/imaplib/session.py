@@ -44,11 +44,9 @@ for name, attr in [(b"Sent", b"\\Sent"), (b"Drafts", b"\\Drafts"), (b"Trash", b"
                    (b"Junk", b"\\Junk"), (b"Archive", b"\\Archive")]:
     assert re.search(rb"\(.*" + re.escape(attr) + rb".*\) \"/\" " + name, listing), listing
 assert b"INBOX" in listing
-assert b"NAMESPACE" in m._simple_command("NAMESPACE")[0].encode() or True
 typ, data = m.namespace()
 assert typ == "OK" and b'(("" "/"))' in data[0], data
 ok(m.create("Clients/Smith"))
-ok(m.create("Caf\u00e9s".encode("utf-8").decode("latin-1"))) if False else None
 ok(m.create("&AMk-t&AOk-"))  # "Été" in modified UTF-7
 listing = b"\n".join(ok(m.list()))
 assert b"Clients/Smith" in listing and b"\\HasChildren" in listing and b"&AMk-t&AOk-" in listing, listing
@@ -62,7 +60,7 @@ ok(m.delete("Clients/Jones"))
 typ, data = m.delete("INBOX")
 assert typ == "NO", data
 typ, data = m.select("Nowhere")
-assert typ == "NO" and b"NONEXISTENT" in data[0] or typ == "NO", data
+assert typ == "NO" and b"NONEXISTENT" in data[0], data
 
 # APPEND with flags and date; APPENDUID.
 typ, data = m.append("INBOX", r"(\Seen $Forwarded)", imaplib.Time2Internaldate(1700000000),
@@ -168,11 +166,13 @@ assert ok(m.search(None, "ANSWERED"))[0] == b"5"
 data = ok(m.fetch("5", "(MODSEQ)"))
 modseq = int(re.search(rb"MODSEQ \((\d+)\)", data[0]).group(1))
 data = ok(m.fetch("1:*", f"(FLAGS) (CHANGEDSINCE {modseq - 1})"))
-assert len(data) == 1 and b"UID" not in data[0] or len(data) == 1, data
-data = ok(m.store("5", f"(UNCHANGEDSINCE {modseq - 1}) +FLAGS", r"(\Flagged)"))
-assert b"MODIFIED" in m.untagged_responses.get("MODIFIED", [b"MODIFIED"])[0] or True
-typ, data = m._simple_command("STORE", "5", f"(UNCHANGEDSINCE {modseq - 1})", "+FLAGS", r"(\Flagged)")
-assert typ == "OK" and b"MODIFIED 5" in data[-1] if data else True
+assert len(data) == 1 and data[0].startswith(b"5 (") and b"MODSEQ" in data[0], data
+ok(m.store("5", f"(UNCHANGEDSINCE {modseq - 1}) +FLAGS", r"(\Flagged)"))
+assert m.untagged_responses.pop("MODIFIED") == [b"5"], m.untagged_responses
+ok(m.store("5", f"(UNCHANGEDSINCE {modseq}) +FLAGS", r"(\Flagged)"))
+assert "MODIFIED" not in m.untagged_responses
+assert ok(m.search(None, "FLAGGED"))[0] == b"5"
+ok(m.store("5", "-FLAGS", r"(\Flagged)"))
 
 # COPY (COPYUID) and MOVE.
 typ, data = m.copy("1:2", "Archive")
