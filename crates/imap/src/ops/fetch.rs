@@ -72,7 +72,7 @@ fn section_of(section: Option<&Section<'_>>) -> (String, Vec<u32>, SectionText) 
             let what = format!(
                 "HEADER.FIELDS{} ({})",
                 if not { ".NOT" } else { "" },
-                list.join(" ").to_ascii_uppercase()
+                list.join(" ")
             );
             (
                 prefixed(&path, &what),
