@@ -483,6 +483,47 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_panics() {
+        const PIECES: &[&[u8]] = &[
+            b"a ",
+            b"UID ",
+            b"SEARCH ",
+            b"LIST ",
+            b"APPEND ",
+            b"RETURN ",
+            b"(",
+            b")",
+            b"\"",
+            b"\\",
+            b"{3}\r\n",
+            b"{99999999999999999999}\r\n",
+            b"{2+}\r\n",
+            b"$",
+            b" $ ",
+            b"SAVE",
+            b"STATUS (MESSAGES)",
+            b"\r\n",
+            b"~",
+            b"*",
+            b"%",
+            b"\xff",
+            b"\0",
+        ];
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for _ in 0..5000 {
+            let mut input = Vec::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                input.extend_from_slice(PIECES[(seed % PIECES.len() as u64) as usize]);
+            }
+            let _ = rewrite(&input);
+            let _ = replace_saved_result(&input);
+        }
+    }
+
+    #[test]
     fn extended_list_is_parsed_whole() {
         let (rest, ext) = rewrite(
             b"a LIST (SUBSCRIBED) \"\" (\"INBOX\" {3}\r\nA/%) RETURN (CHILDREN STATUS (MESSAGES UNSEEN))\r\n",
