@@ -68,6 +68,30 @@ fn a_valid_file_passes() {
 /// Each case: a change to the valid file, the key path and words of the reason.
 const CASES: &[(&str, &str, &str, &str)] = &[
     (
+        "bad retry wait",
+        "[listen]",
+        "[relay]\nretry_schedule = [\"2m\", \"soon\"]\n[listen]",
+        "relay.retry_schedule[1]: \"soon\" is not a duration",
+    ),
+    (
+        "bad DNS server",
+        "[listen]",
+        "[relay]\ndns_servers = [\"ns1.example\"]\n[listen]",
+        "relay.dns_servers[0]: \"ns1.example\" is not an IP address",
+    ),
+    (
+        "IMAP autologout below RFC 9051's minimum",
+        "[listen]",
+        "[imap]\nidle_timeout_minutes = 5\n[listen]",
+        "imap.idle_timeout_minutes: 5 is out of range",
+    ),
+    (
+        "postmaster outside the community",
+        "[listen]",
+        "[smtp]\npostmaster = \"ops@example.org\"\n[listen]",
+        "smtp.postmaster: \"ops@example.org\" must be a hosted mailbox",
+    ),
+    (
         "unknown top-level section",
         "[listen]",
         "[listne]\nsmtp = [\"127.0.0.1:1\"]\n[listen]",

@@ -34,14 +34,22 @@ pub fn ward(args: &[&str]) -> Output {
 }
 
 /// A config file with every listener on 127.0.0.1 port 0 (any free port)
-/// and the data folder inside `dir`; `extra` is appended verbatim.
+/// and the data folder inside `dir`; `extra` is appended verbatim, except
+/// that keys under a leading `[server]` header join the built-in section.
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let (server, extra) = match extra.strip_prefix("[server]\n") {
+        Some(rest) => {
+            let end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
+            (&rest[..end], &rest[end..])
+        }
+        None => ("", extra),
+    };
     let text = format!(
         r#"[server]
 hostname = "localhost"
 data_dir = "data"
 shutdown_grace_seconds = 5
-
+{server}
 [listen]
 smtp = ["127.0.0.1:0"]
 submission = ["127.0.0.1:0"]
@@ -311,4 +319,84 @@ pub async fn tcp(addr: SocketAddr) -> TcpStream {
         .await
         .expect("connect in time")
         .expect("connects")
+}
+
+/// The demo community on a fresh data folder: returns the started daemon
+/// and `(address, password)` of each demo user.
+pub fn demo() -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
+    demo_with("")
+}
+
+/// [`demo`] with extra configuration sections.
+pub fn demo_with(extra: &str) -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), extra);
+    let mut first = Ward::start(&config, &[]);
+    first.signal("TERM");
+    first.wait();
+    let out = Command::new(ward_bin())
+        .args(["demo", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let users = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("user"))
+        .map(|l| {
+            let mut parts = l.split_whitespace();
+            let address = parts.next().unwrap().to_owned();
+            let password = parts.nth(1).unwrap().to_owned();
+            (address, password)
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(users.len(), 3, "{text}");
+    let ward = Ward::start(&config, &[]);
+    (dir, ward, users)
+}
+
+pub fn swaks(port: u16, args: &[&str]) -> (bool, String) {
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--timeout",
+            "30",
+        ])
+        .args(args)
+        .output()
+        .expect("swaks is installed (.ci/run installs it)");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+pub fn cli(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(ward_bin())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The raw messages in a user's INBOX (the daemon must be stopped).
+pub fn inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {
+    let store = store::Store::open(&data.join("store")).unwrap();
+    let (user, _) = store.user_by_address(address).unwrap().unwrap();
+    let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap();
+    store
+        .messages(inbox.id)
+        .unwrap()
+        .iter()
+        .map(|m| store.read_body(m.body).unwrap())
+        .collect()
 }

@@ -11,4 +11,7 @@ mod accounts;
 mod check_config;
 mod harness;
 mod lifecycle;
+mod limits;
+mod queue;
 mod smtp;
+mod tls_policy;

@@ -6,82 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{Ward, ward_bin, write_config};
-
-/// The demo community on a fresh data folder: returns the started daemon
-/// and `(address, password)` of each demo user.
-fn demo() -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "");
-    let mut first = Ward::start(&config, &[]);
-    first.signal("TERM");
-    first.wait();
-    let out = Command::new(ward_bin())
-        .args(["demo", "--config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let users = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("user"))
-        .map(|l| {
-            let mut parts = l.split_whitespace();
-            let address = parts.next().unwrap().to_owned();
-            let password = parts.nth(1).unwrap().to_owned();
-            (address, password)
-        })
-        .collect::<Vec<_>>();
-    assert_eq!(users.len(), 3, "{text}");
-    let ward = Ward::start(&config, &[]);
-    (dir, ward, users)
-}
-
-fn swaks(port: u16, args: &[&str]) -> (bool, String) {
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--timeout",
-            "30",
-        ])
-        .args(args)
-        .output()
-        .expect("swaks is installed (.ci/run installs it)");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
-fn cli(config: &Path, args: &[&str]) -> String {
-    let out = Command::new(ward_bin())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The raw messages in a user's INBOX (the daemon must be stopped).
-fn inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {
-    let store = store::Store::open(&data.join("store")).unwrap();
-    let (user, _) = store.user_by_address(address).unwrap().unwrap();
-    let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap();
-    store
-        .messages(inbox.id)
-        .unwrap()
-        .iter()
-        .map(|m| store.read_body(m.body).unwrap())
-        .collect()
-}
+use crate::harness::{Ward, cli, demo, inbox, swaks, ward_bin, write_config};
 
 #[test]
 fn users_send_with_swaks_and_smtplib_and_mail_lands_in_the_inbox() {
@@ -228,7 +153,7 @@ print("sent")
 }
 
 #[test]
-fn gateways_prove_their_organisation_with_a_ward_issued_certificate() {
+fn gateways_prove_their_organisation_with_a_certificate_or_their_network() {
     let (dir, mut ward, users) = demo();
     let (eric, _) = &users[0];
     let config = dir.path().join("ward.toml");
@@ -308,15 +233,93 @@ fn gateways_prove_their_organisation_with_a_ward_issued_certificate() {
     let listed = cli(&config, &["org", "cert", "list"]);
     assert!(listed.contains("REVOKED"), "{listed}");
 
+    // Recognised by source network instead: TLS still required.
+    let set = cli(&config, &["org", "networks", "safeguarder", "127.0.0.0/8"]);
+    assert!(set.contains("127.0.0.0/8"), "{set}");
+    let (ok, text) = send(None, "from the safeguarders' network");
+    assert!(ok, "by network: {text}");
+    let (ok, text) = swaks(smtp, &["--from", from, "--to", eric, "--body", "in clear"]);
+    assert!(
+        !ok && text.contains("530 5.7.0"),
+        "by network, no TLS: {text}"
+    );
+    cli(&config, &["org", "networks", "safeguarder", "--clear"]);
+    let (ok, text) = send(None, "after the networks were cleared");
+    assert!(!ok && text.contains("<~* 5"), "networks cleared: {text}");
+
     ward.signal("TERM");
     assert!(ward.wait().success());
     let mail = inbox(&ward.data, eric);
     assert_eq!(
         mail.len(),
-        1,
-        "only the proven gateway's message was accepted"
+        2,
+        "only the proven gateway's messages were accepted"
     );
     assert!(String::from_utf8_lossy(&mail[0]).contains("from the safeguarders' gateway"));
+    assert!(String::from_utf8_lossy(&mail[1]).contains("from the safeguarders' network"));
+}
+
+#[test]
+fn external_secure_domain_servers_prove_themselves_with_a_certificate() {
+    // A CA Ward is told to trust (`[tls] extra_ca_file`) vouches for the
+    // Ministry's mail server, as a public CA would.
+    let dir = tempfile::tempdir().unwrap();
+    let ministry_ca =
+        transport::ca::CertificateAuthority::ensure(&dir.path().join("ministry-ca")).unwrap();
+    let issued = ministry_ca
+        .issue("mail.justice.gov.uk", "Ministry of Justice", 30)
+        .unwrap();
+    let cert = dir.path().join("mail.justice.gov.uk.pem");
+    let key = dir.path().join("mail.justice.gov.uk.key");
+    std::fs::write(&cert, &issued.certificate_pem).unwrap();
+    std::fs::write(&key, &issued.key_pem).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[tls]\nextra_ca_file = \"{}\"\n",
+            ministry_ca.certificate_path().display()
+        ),
+    );
+    let mut first = Ward::start(&config, &[]);
+    first.signal("TERM");
+    first.wait();
+    let out = cli(&config, &["demo"]);
+    let eric = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("user"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let mut ward = Ward::start(&config, &[]);
+    let smtp = ward.addr("smtp").port();
+    let send = |with_cert: bool, body: &str| {
+        let mut args = vec![
+            "--tls",
+            "--from",
+            "dave@justice.gov.uk",
+            "--to",
+            &eric,
+            "--body",
+            body,
+        ];
+        let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        if with_cert {
+            args.extend(["--tls-cert", c, "--tls-key", k]);
+        }
+        swaks(smtp, &args)
+    };
+    let (ok, text) = send(false, "unproven");
+    assert!(
+        !ok && text.contains("<~* 550 5.7.1"),
+        "no certificate: {text}"
+    );
+    let (ok, text) = send(true, "from the ministry's server");
+    assert!(ok, "with the ministry's certificate: {text}");
+    ward.signal("TERM");
+    assert!(ward.wait().success());
+    let mail = inbox(&ward.data, &eric);
+    assert_eq!(mail.len(), 1);
+    assert!(String::from_utf8_lossy(&mail[0]).contains("from the ministry's server"));
 }
 
 /// Connects Oakfield Solicitors as a second SMTP organisation.

@@ -149,6 +149,30 @@ pub enum Request {
     OrgCertList {
         organisation: Option<String>,
     },
+    /// Show (`networks: None`) or set (an empty list clears) the source
+    /// networks an SMTP organisation's gateway is recognised by.
+    OrgNetworks {
+        organisation: String,
+        networks: Option<Vec<String>>,
+    },
+    QueueList,
+    QueueShow {
+        id: u64,
+    },
+    QueueHold {
+        id: u64,
+    },
+    QueueRelease {
+        id: u64,
+    },
+    QueueDelete {
+        id: u64,
+    },
+    /// Make queued mail due now (all, or one destination: gateway host,
+    /// domain or organisation name).
+    QueueFlush {
+        destination: Option<String>,
+    },
     UserAdd(UserForm),
     UserImport {
         organisation: String,
@@ -219,6 +243,13 @@ impl Request {
             Self::OrgCertIssue { .. } => "org-cert-issue",
             Self::OrgCertRevoke { .. } => "org-cert-revoke",
             Self::OrgCertList { .. } => "org-cert-list",
+            Self::OrgNetworks { .. } => "org-networks",
+            Self::QueueList => "queue-list",
+            Self::QueueShow { .. } => "queue-show",
+            Self::QueueHold { .. } => "queue-hold",
+            Self::QueueRelease { .. } => "queue-release",
+            Self::QueueDelete { .. } => "queue-delete",
+            Self::QueueFlush { .. } => "queue-flush",
             Self::UserAdd(_) => "user-add",
             Self::UserImport { .. } => "user-import",
             Self::UserList { .. } => "user-list",
@@ -244,7 +275,14 @@ impl Request {
     pub fn changes_community(&self) -> bool {
         matches!(
             self,
-            Self::OrgApprove { .. } | Self::OrgSuspend { .. } | Self::OrgResume { .. } | Self::Demo
+            Self::OrgApprove { .. }
+                | Self::OrgSuspend { .. }
+                | Self::OrgResume { .. }
+                | Self::OrgNetworks {
+                    networks: Some(_),
+                    ..
+                }
+                | Self::Demo
         )
     }
 }
@@ -407,6 +445,46 @@ pub enum Response {
     Certificates {
         certificates: Vec<CertificateView>,
     },
+    Queue {
+        entries: Vec<QueueEntryView>,
+    },
+    QueueEntry {
+        entry: QueueEntryView,
+    },
+}
+
+/// A queued outbound message as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct QueueEntryView {
+    pub id: u64,
+    /// The envelope sender (empty for a bounce).
+    pub sender: String,
+    pub recipients: Vec<QueueRecipientView>,
+    /// Gateway hosts or domains the recipients go to.
+    pub destinations: Vec<String>,
+    pub size: u64,
+    pub queued_at: String,
+    pub age_seconds: i64,
+    pub next_attempt_at: String,
+    /// Most attempts of any recipient.
+    pub attempts: u32,
+    /// The last temporary failure, if any.
+    pub last_error: Option<String>,
+    pub held: bool,
+}
+
+/// One recipient of a queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct QueueRecipientView {
+    pub address: String,
+    pub destination: String,
+    /// `pending`, `deferred`, `delivered` or `failed`.
+    pub state: String,
+    /// The last error, the delivery time or the failure reason.
+    pub detail: Option<String>,
+    pub attempts: u32,
 }
 
 /// An issued gateway certificate.

@@ -1,6 +1,7 @@
-//! Gateway client certificates: Ward's CA issues one to an SMTP-connected
-//! organisation's mail server, which presents it to prove who it is;
-//! revoking stops every certificate of the organisation being accepted.
+//! How an SMTP-connected organisation's gateway proves who it is: a client
+//! certificate from Ward's CA, which it presents (revoking stops every
+//! certificate of the organisation being accepted), or, where the operator
+//! so configures it, the source networks it connects from over TLS.
 
 use store::{ConnectionKind, GatewayCertificate};
 
@@ -137,4 +138,58 @@ pub(crate) fn list(
         });
     }
     Ok(Response::Certificates { certificates })
+}
+
+pub(crate) fn networks(
+    service: &Service,
+    caller: &Caller,
+    key: &str,
+    networks: Option<Vec<String>>,
+) -> Result<Response, AdminError> {
+    operator(caller)?;
+    let (id, org) = service.find_org(key)?;
+    let Some(networks) = networks else {
+        let current = service.store.gateway_networks(id)?;
+        return Ok(Response::Done {
+            message: if current.is_empty() {
+                format!(
+                    "{} has no gateway networks; its gateway proves itself with a certificate",
+                    org.name
+                )
+            } else {
+                format!("{} gateway networks: {}", org.name, current.join(", "))
+            },
+        });
+    };
+    if org.connection == ConnectionKind::Mailbox && !networks.is_empty() {
+        return Err(AdminError::Conflict(format!(
+            "{} has hosted mailboxes and no mail server of its own, so it has no gateway networks",
+            org.name
+        )));
+    }
+    let mut checked = Vec::new();
+    for text in &networks {
+        let net = policy::IpNetwork::parse(text.trim())
+            .map_err(|e| AdminError::invalid("networks", e.to_string()))?;
+        checked.push(net.to_string());
+    }
+    checked.sort();
+    checked.dedup();
+    service.store.set_gateway_networks(id, &checked)?;
+    service.audit(
+        caller,
+        "org.networks.set",
+        &format!("org={} networks={}", org.name, checked.join(",")),
+    )?;
+    Ok(Response::Done {
+        message: if checked.is_empty() {
+            format!("{} gateway networks cleared", org.name)
+        } else {
+            format!(
+                "{} gateway recognised over TLS from: {}",
+                org.name,
+                checked.join(", ")
+            )
+        },
+    })
 }

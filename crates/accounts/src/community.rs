@@ -30,12 +30,21 @@ impl Service {
                 return community;
             }
         };
-        for (_, org) in organisations {
+        for (id, org) in organisations {
             if org.state == OrgState::Closed {
                 continue;
             }
             match convert(&org, &suffix) {
-                Some(o) => community.organisations.push(o),
+                Some(mut o) => {
+                    o.gateway_networks = self
+                        .store
+                        .gateway_networks(id)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|n| policy::IpNetwork::parse(n).ok())
+                        .collect();
+                    community.organisations.push(o);
+                }
                 None => {
                     tracing::warn!(org = %org.name, "organisation skipped: a stored domain is not valid")
                 }
@@ -79,5 +88,6 @@ fn convert(org: &store::Organisation, suffix: &Domain) -> Option<policy::Organis
         abbreviation,
         connection,
         suspended: org.state != OrgState::Active,
+        gateway_networks: Vec::new(),
     })
 }

@@ -32,14 +32,16 @@ mod error;
 mod invite;
 mod orgs;
 pub mod password;
+pub mod queue;
 mod service;
 mod settings;
 mod users;
+mod verified;
 
 pub use api::{
     ApplicationForm, ApplicationView, AuditLine, CertificateView, Credentials, DirectoryEntry,
-    DirectoryForm, ExportFormat, OrgView, Request, Response, SignatoryForm, SponsorForm, UserForm,
-    UserView,
+    DirectoryForm, ExportFormat, OrgView, QueueEntryView, QueueRecipientView, Request, Response,
+    SignatoryForm, SponsorForm, UserForm, UserView,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::CSV_COLUMNS;

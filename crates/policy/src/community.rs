@@ -75,6 +75,10 @@ pub struct Organisation {
     pub connection: Connection,
     /// Suspended organisations' mail is deferred (4xx), not refused.
     pub suspended: bool,
+    /// Source networks from which a TLS connection is recognised as this
+    /// organisation's gateway without a client certificate (an SMTP
+    /// organisation so configured by the operator).
+    pub gateway_networks: Vec<IpNetwork>,
 }
 
 impl Organisation {
@@ -86,6 +90,7 @@ impl Organisation {
             abbreviation: None,
             connection: Connection::Mailbox,
             suspended: false,
+            gateway_networks: Vec::new(),
         }
     }
 
@@ -101,6 +106,11 @@ impl Organisation {
     /// domains or its abbreviation.
     pub fn owns(&self, base: &Domain) -> bool {
         self.domains.contains(base) || self.abbreviation.as_ref() == Some(base)
+    }
+
+    /// True when `ip` is in this organisation's configured gateway networks.
+    pub fn gateway_network_contains(&self, ip: IpAddr) -> bool {
+        self.gateway_networks.iter().any(|n| n.contains(ip))
     }
 }
 
@@ -156,6 +166,12 @@ impl IpNetwork {
             }
             _ => false,
         }
+    }
+}
+
+impl std::fmt::Display for IpNetwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
     }
 }
 
@@ -246,6 +262,16 @@ impl Community {
     pub fn organisation_for(&self, suffixed: &Domain) -> Option<&Organisation> {
         let base = suffixed.strip_suffix(&self.suffix)?;
         self.organisations.iter().find(|org| org.owns(&base))
+    }
+
+    /// The SMTP-connected organisation whose gateway networks contain `ip`,
+    /// if exactly one does (overlapping networks prove nothing).
+    pub fn gateway_organisation_at(&self, ip: IpAddr) -> Option<&Organisation> {
+        let mut found = self.organisations.iter().filter(|o| {
+            matches!(o.connection, Connection::Smtp(_)) && o.gateway_network_contains(ip)
+        });
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
     }
 
     /// The organisation with this name.

@@ -78,6 +78,9 @@ pub enum SessionError {
     /// DATA or BDAT with no accepted recipient.
     #[error("no valid recipients")]
     NoValidRecipients,
+    /// Mail for the postmaster when no postmaster mailbox is configured.
+    #[error("no postmaster mailbox configured")]
+    NoPostmaster,
     /// STARTTLS when TLS is already active.
     #[error("TLS already active")]
     TlsAlreadyActive,
@@ -151,6 +154,7 @@ impl SessionError {
                     | PolicyError::AuthenticationFailed
             ),
             E::NoValidRecipients
+            | E::NoPostmaster
             | E::AuthCancelled
             | E::Content(_)
             | E::FromHeaderMissing
@@ -209,6 +213,11 @@ impl From<&SessionError> for Reply {
                 format!("Bad sequence of commands; {expected}"),
             ),
             E::NoValidRecipients => Reply::new(554, (5, 5, 1), "No valid recipients"),
+            E::NoPostmaster => Reply::new(
+                550,
+                (5, 1, 1),
+                "This server has no postmaster mailbox configured; contact the secure community's service desk instead",
+            ),
             E::TlsAlreadyActive => Reply::new(503, (5, 5, 1), "TLS is already active"),
             E::AuthNotOffered => Reply::new(
                 503,

@@ -85,12 +85,22 @@ use crate::session::{Envelope, Event, Options, Session, Step, TlsInfo};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timeouts {
-    /// How long to wait for the next command (or SASL response). Default
-    /// 5 minutes, RFC 5321 §4.5.3.2.7's minimum for the server.
+    /// How long a whole command line (or SASL response) may take to
+    /// arrive, counted from the last reply: a deadline per command, not
+    /// per read, so a client dripping a byte at a time cannot hold the
+    /// connection (slowloris). Default 5 minutes, RFC 5321 §4.5.3.2.7's
+    /// minimum for the server.
     pub command: Duration,
     /// How long to wait for more message content during `DATA` or a `BDAT`
     /// chunk. Default 3 minutes, RFC 5321 §4.5.3.2.6's "DATA block" time.
+    /// The wait is also a budget: each octet received extends it by
+    /// 1/[`Timeouts::min_data_rate`] seconds, never beyond this, so message
+    /// content must keep arriving at that average rate.
     pub data: Duration,
+    /// The least average rate of message content, in octets per second,
+    /// once the first [`Timeouts::data`] is spent. Default 500, as
+    /// Postfix's `smtpd_min_data_rate`.
+    pub min_data_rate: u32,
     /// How long the TLS handshake (implicit or after `STARTTLS`) may take.
     /// Default 30 seconds: a handshake is a few round trips.
     pub handshake: Duration,
@@ -109,6 +119,7 @@ impl Default for Timeouts {
         Self {
             command: Duration::from_secs(300),
             data: Duration::from_secs(180),
+            min_data_rate: 500,
             handshake: Duration::from_secs(30),
             write: Duration::from_secs(60),
             auth_failure_delay: Duration::from_secs(1),
@@ -242,6 +253,7 @@ pub async fn serve(
         peer_ip,
         out: Vec::new(),
         auth_failures: 0,
+        deadline: None,
     };
     connection.run(shutdown).await
 }
@@ -257,6 +269,9 @@ struct Connection<'a> {
     /// commands are answered in one write.
     out: Vec<u8>,
     auth_failures: u32,
+    /// When the input awaited must have arrived: set when the wait for a
+    /// command (or message content) begins, cleared by every reply.
+    deadline: Option<(bool, tokio::time::Instant)>,
 }
 
 impl Connection<'_> {
@@ -264,7 +279,10 @@ impl Connection<'_> {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             match self.session.next() {
-                Step::Write(bytes) => self.out.extend_from_slice(&bytes),
+                Step::Write(bytes) => {
+                    self.deadline = None;
+                    self.out.extend_from_slice(&bytes);
+                }
                 Step::Event(event) => self.answer(event, shutdown).await,
                 Step::StartTls => {
                     self.flush().await?;
@@ -278,11 +296,18 @@ impl Connection<'_> {
                 }
                 Step::NeedInput => {
                     self.flush().await?;
-                    let limit = if self.session.is_receiving_message() {
+                    let receiving = self.session.is_receiving_message();
+                    let limit = if receiving {
                         self.ctx.timeouts.data
                     } else {
                         self.ctx.timeouts.command
                     };
+                    let now = tokio::time::Instant::now();
+                    let deadline = match self.deadline {
+                        Some((mode, at)) if mode == receiving => at,
+                        _ => now + limit,
+                    };
+                    self.deadline = Some((receiving, deadline));
                     let stream = self.stream.as_mut().ok_or_else(gone)?;
                     let read = tokio::select! {
                         biased;
@@ -290,7 +315,7 @@ impl Connection<'_> {
                             debug!("shutting down");
                             return self.close_with(&SessionError::ShuttingDown).await;
                         }
-                        read = tokio::time::timeout(limit, stream.read(&mut buf)) => read,
+                        read = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => read,
                     };
                     match read {
                         Err(_) => {
@@ -301,7 +326,17 @@ impl Connection<'_> {
                             debug!("client closed the connection");
                             return Ok(());
                         }
-                        Ok(Ok(n)) => self.session.feed(&buf[..n]),
+                        Ok(Ok(n)) => {
+                            if receiving {
+                                // Content earns more time, up to the limit.
+                                let rate = u64::from(self.ctx.timeouts.min_data_rate.max(1));
+                                let earned = Duration::from_micros(n as u64 * 1_000_000 / rate);
+                                let extended =
+                                    (deadline + earned).min(tokio::time::Instant::now() + limit);
+                                self.deadline = Some((true, extended.max(deadline)));
+                            }
+                            self.session.feed(&buf[..n]);
+                        }
                         Ok(Err(error)) => return Err(error),
                     }
                 }
@@ -646,33 +681,36 @@ async fn handshake(
 /// What the session needs to know about the connection's TLS: version,
 /// cipher, and the organisation whose gateway certificate (issued by Ward's
 /// CA, verified in the handshake) the client presented, unless it was
-/// revoked or has expired.
+/// revoked or has expired. Any other verified client certificate (from a CA
+/// that vouches for external secure domains) gives its DNS names, which
+/// can prove an external secure domain; a Ward-issued one never does.
 async fn tls_info(stream: &Stream, store: &Store) -> Option<TlsInfo> {
     let summary = stream.tls_summary()?;
     let mut info = TlsInfo::new(summary.version, summary.cipher);
+    let names: Vec<policy::Domain> = summary
+        .client_certificate_names
+        .iter()
+        .filter_map(|n| policy::Domain::parse(n.strip_prefix("*.").unwrap_or(n)).ok())
+        .collect();
     if let Some(cert) = summary.client_certificate {
         let fingerprint = transport::ca::fingerprint(&cert);
         let store = store.clone();
+        // Some(organisation, if still valid) for a Ward-issued certificate;
+        // None for a certificate from another trusted CA.
         let found = tokio::task::spawn_blocking(move || {
-            let record = store.gateway_certificate(&fingerprint)?;
-            let now = unix_now();
-            match record {
-                Some(c) if c.revoked_at.is_none() && c.not_after > now => Ok(store
-                    .organisation(c.organisation)?
-                    .map(|o| o.name)),
-                Some(c) => {
-                    tracing::warn!(%fingerprint, revoked = c.revoked_at.is_some(), "gateway certificate revoked or expired");
-                    Ok(None)
-                }
-                None => {
-                    tracing::warn!(%fingerprint, "client certificate from Ward's CA that Ward has no record of");
-                    Ok::<_, store::Error>(None)
-                }
+            let Some(c) = store.gateway_certificate(&fingerprint)? else {
+                return Ok::<_, store::Error>(None);
+            };
+            if c.revoked_at.is_none() && c.not_after > unix_now() {
+                return Ok(Some(store.organisation(c.organisation)?.map(|o| o.name)));
             }
+            tracing::warn!(%fingerprint, revoked = c.revoked_at.is_some(), "gateway certificate revoked or expired");
+            Ok(Some(None))
         })
         .await;
         match found {
-            Ok(Ok(org)) => info.gateway_organisation = org,
+            Ok(Ok(Some(org))) => info.gateway_organisation = org,
+            Ok(Ok(None)) => info.client_certificate_names = names,
             Ok(Err(e)) => tracing::warn!(error = %e, "gateway certificate lookup failed"),
             Err(e) => tracing::warn!(error = %e, "gateway certificate lookup panicked"),
         }

@@ -7,7 +7,8 @@
 //!
 //! - `# …` comment; blank lines are ignored.
 //! - `@ listener relay|submission`, `@ tls implicit`, `@ peer 192.0.2.7`,
-//!   `@ max-line N`, `@ max-size N`, `@ max-recipients N`, `@ max-bad N`:
+//!   `@ max-line N`, `@ max-size N`, `@ max-recipients N`, `@ max-bad N`,
+//!   `@ postmaster ADDRESS`:
 //!   session set-up, before the first dialogue line.
 //! - `C: text` client line (CRLF appended); `C| text` raw client bytes
 //!   (nothing appended). Escapes: `\r \n \t \0 \\ \xNN`. Consecutive `C`
@@ -60,6 +61,18 @@ fn community() -> Community {
             rewrite: SuffixRewrite::StripSuffix,
         },
     ));
+    community.organisations.push(Organisation {
+        gateway_networks: vec![policy::IpNetwork::parse("198.51.100.0/24").unwrap()],
+        ..Organisation::smtp(
+            "Northshire Council",
+            Domain::parse("northshire.gov.uk").unwrap(),
+            Gateway {
+                host: Domain::parse("mx.northshire.gov.uk").unwrap(),
+                port: 25,
+                rewrite: SuffixRewrite::StripSuffix,
+            },
+        )
+    });
     let mut suspended = Organisation::mailbox(
         "Dormant Chambers",
         Domain::parse("dormant.example").unwrap(),
@@ -142,6 +155,12 @@ fn load(path: &std::path::Path) -> Transcript {
                     "max-size" => max_size = value.parse().unwrap(),
                     "max-recipients" => max_rcpt = value.parse().unwrap(),
                     "max-bad" => options.max_bad_commands = value.parse().unwrap(),
+                    "postmaster" => {
+                        options.postmaster = Some(
+                            Address::parse(value.as_bytes(), policy::ParseOptions::default())
+                                .unwrap(),
+                        );
+                    }
                     other => panic!("{}: unknown option {other}", path.display()),
                 }
             }

@@ -1,5 +1,7 @@
-//! Gateway client certificates Ward's CA issued: which organisation each
-//! belongs to (by SHA-256 fingerprint) and whether it was revoked.
+//! How an organisation's gateway proves itself: the client certificates
+//! Ward's CA issued (which organisation each belongs to, by SHA-256
+//! fingerprint, and whether it was revoked), and the source networks an
+//! organisation may be recognised by instead (with TLS still required).
 
 use serde::{Deserialize, Serialize};
 
@@ -101,5 +103,46 @@ impl Store {
             }
             Ok(revoked)
         })
+    }
+
+    /// Sets the networks (CIDR text, checked by the caller) from which an
+    /// organisation's gateway is recognised without a certificate; an empty
+    /// list clears them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchOrganisation`], [`Error::Io`].
+    pub fn set_gateway_networks(
+        &self,
+        organisation: OrgId,
+        networks: &[String],
+    ) -> Result<(), Error> {
+        self.write(|txn| {
+            if !txn.contains(&keys::id(keys::ORG, organisation.0))? {
+                return Err(Error::NoSuchOrganisation(organisation.0));
+            }
+            let key = keys::id(keys::GATEWAY_NETWORKS, organisation.0);
+            if networks.is_empty() {
+                txn.remove(key);
+            } else {
+                txn.put_as(key, &networks.to_vec());
+            }
+            Ok(())
+        })
+    }
+
+    /// The networks an organisation's gateway is recognised by (empty when
+    /// none are set).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Corrupt`].
+    pub fn gateway_networks(&self, organisation: OrgId) -> Result<Vec<String>, Error> {
+        Ok(self
+            .read_as(
+                &keys::id(keys::GATEWAY_NETWORKS, organisation.0),
+                "gateway networks",
+            )?
+            .unwrap_or_default())
     }
 }

@@ -36,6 +36,8 @@ pub(crate) const QUEUE: u8 = 0x0d;
 pub(crate) const AUDIT: u8 = 0x0e;
 /// Certificate fingerprint → gateway certificate record.
 pub(crate) const GATEWAY_CERT: u8 = 0x1f;
+/// Organisation id → the source networks its gateway connects from.
+pub(crate) const GATEWAY_NETWORKS: u8 = 0x20;
 
 /// A key made of a table byte and one big-endian id.
 pub(crate) fn id(table: u8, id: u64) -> Vec<u8> {

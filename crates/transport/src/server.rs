@@ -47,7 +47,7 @@ impl ServerTls {
     ///
     /// Any [`CertificateError`] from [`certificate::load`].
     pub fn from_files(certificate: &Path, key: &Path) -> Result<Self, CertificateError> {
-        Self::with_client_ca(certificate, key, None)
+        Self::with_client_roots(certificate, key, &[], false)
     }
 
     /// As [`ServerTls::from_files`], and also asks every client for a
@@ -65,33 +65,62 @@ impl ServerTls {
         key: &Path,
         client_ca: Option<&CertificateDer<'static>>,
     ) -> Result<Self, CertificateError> {
+        let anchors: Vec<CertificateDer<'static>> = client_ca.into_iter().cloned().collect();
+        Self::with_client_roots(certificate, key, &anchors, false)
+    }
+
+    /// As [`ServerTls::with_client_ca`] with several trust anchors for client
+    /// certificates (Ward's organisation CA, and the CAs that vouch for
+    /// external secure domains' servers), plus, when `public_roots` is set,
+    /// the Mozilla root programme's CAs (`webpki-roots`). With public roots
+    /// the server sends no list of acceptable CA names (it would be several
+    /// kilobytes in every handshake); clients present their certificate
+    /// regardless.
+    ///
+    /// # Errors
+    ///
+    /// As [`ServerTls::with_client_ca`].
+    pub fn with_client_roots(
+        certificate: &Path,
+        key: &Path,
+        anchors: &[CertificateDer<'static>],
+        public_roots: bool,
+    ) -> Result<Self, CertificateError> {
         let certified = certificate::load(certificate, key)?;
         let resolver = Arc::new(Reloadable(RwLock::new(certified)));
         let builder = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .expect("the ring provider supports TLS 1.2 and 1.3");
-        let builder = match client_ca {
-            None => builder.with_no_client_auth(),
-            Some(ca) => {
-                let mut roots = RootCertStore::empty();
+        let builder = if anchors.is_empty() && !public_roots {
+            builder.with_no_client_auth()
+        } else {
+            let mut roots = RootCertStore::empty();
+            for anchor in anchors {
                 roots
-                    .add(ca.clone())
+                    .add(anchor.clone())
                     .map_err(|e| CertificateError::Unusable {
                         path: certificate.to_owned(),
-                        reason: format!("the organisation CA is not a usable trust anchor: {e}"),
+                        reason: format!("a client CA is not a usable trust anchor: {e}"),
                     })?;
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                        .allow_unauthenticated()
-                        .build()
-                        .map_err(|e| CertificateError::Unusable {
-                            path: certificate.to_owned(),
-                            reason: format!("cannot verify client certificates: {e}"),
-                        })?;
-                builder.with_client_cert_verifier(verifier)
             }
+            if public_roots {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            }
+            let mut verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                    .allow_unauthenticated();
+            if public_roots {
+                verifier = verifier.clear_root_hint_subjects();
+            }
+            let verifier = verifier.build().map_err(|e| CertificateError::Unusable {
+                path: certificate.to_owned(),
+                reason: format!("cannot verify client certificates: {e}"),
+            })?;
+            builder.with_client_cert_verifier(verifier)
         };
-        let config = builder.with_cert_resolver(resolver.clone());
+        let mut config = builder.with_cert_resolver(resolver.clone());
+        // The server's suite order (strongest first), not the client's.
+        config.ignore_client_order = true;
         Ok(Self {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             resolver,
@@ -134,25 +163,35 @@ pub struct TlsSummary {
     pub version: String,
     /// For example `TLS13_AES_256_GCM_SHA384`.
     pub cipher: String,
-    /// The client's certificate, verified against the organisation CA, if
-    /// the client presented one.
+    /// The client's certificate, verified against the client trust
+    /// anchors, if the client presented one.
     pub client_certificate: Option<CertificateDer<'static>>,
+    /// The DNS names (subject alternative names) of that certificate; a
+    /// wildcard `*.example.org` is given as written.
+    pub client_certificate_names: Vec<String>,
 }
 
 impl TlsSummary {
     pub(crate) fn of(conn: &ServerConnection) -> Option<Self> {
         let version = conn.protocol_version()?;
         let cipher = conn.negotiated_cipher_suite()?;
+        let client_certificate = conn
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|c| c.clone().into_owned());
+        let client_certificate_names = client_certificate
+            .as_ref()
+            .and_then(|der| webpki::EndEntityCert::try_from(der).ok())
+            .map(|cert| cert.valid_dns_names().map(str::to_owned).collect())
+            .unwrap_or_default();
         Some(Self {
             version: version
                 .as_str()
                 .unwrap_or("TLS")
                 .replace("TLSv1_", "TLSv1."),
             cipher: cipher.suite().as_str().unwrap_or("unknown").to_owned(),
-            client_certificate: conn
-                .peer_certificates()
-                .and_then(|chain| chain.first())
-                .map(|c| c.clone().into_owned()),
+            client_certificate,
+            client_certificate_names,
         })
     }
 }

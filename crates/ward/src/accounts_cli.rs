@@ -81,6 +81,17 @@ pub(crate) enum OrgCommand {
     /// organisations' mail servers.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Show or set the networks (CIDR) from which an SMTP organisation's
+    /// gateway is recognised over TLS without a certificate.
+    Networks {
+        /// Domain, name or number.
+        organisation: String,
+        /// The networks, e.g. 192.0.2.0/24 2001:db8::/48; none: show them.
+        networks: Vec<String>,
+        /// Remove every network (the gateway must present a certificate).
+        #[arg(long, conflicts_with = "networks")]
+        clear: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -331,6 +342,90 @@ pub(crate) enum DirectoryCommand {
     },
 }
 
+/// `ward queue ...`: the outbound queue.
+#[derive(Subcommand, Debug)]
+pub(crate) enum QueueCommand {
+    /// Every queued message: id, sender, recipients, destination, age,
+    /// attempts, last error.
+    List,
+    /// One queued message, recipient by recipient.
+    Show {
+        /// The queue id (from `ward queue list`).
+        id: u64,
+    },
+    /// Stop trying a message until it is released.
+    Hold {
+        /// The queue id.
+        id: u64,
+    },
+    /// Release a held message; it is tried at once.
+    Release {
+        /// The queue id.
+        id: u64,
+    },
+    /// Remove a message from the queue without delivering it (no bounce).
+    Delete {
+        /// The queue id.
+        id: u64,
+    },
+    /// Try queued mail now, ignoring retry times and back-off.
+    Flush {
+        /// Only this destination: gateway host, domain or organisation name.
+        destination: Option<String>,
+    },
+}
+
+/// Builds the request of `ward queue ...`.
+pub(crate) fn queue_request(command: QueueCommand) -> Request {
+    match command {
+        QueueCommand::List => Request::QueueList,
+        QueueCommand::Show { id } => Request::QueueShow { id },
+        QueueCommand::Hold { id } => Request::QueueHold { id },
+        QueueCommand::Release { id } => Request::QueueRelease { id },
+        QueueCommand::Delete { id } => Request::QueueDelete { id },
+        QueueCommand::Flush { destination } => Request::QueueFlush { destination },
+    }
+}
+
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn print_queue_entry(e: &accounts::QueueEntryView, detail: bool) {
+    let sender = if e.sender.is_empty() { "<>" } else { &e.sender };
+    println!(
+        "{:<8} {:<36} {:>6} {:>3} tries  {}{}",
+        e.id,
+        sender,
+        age(e.age_seconds),
+        e.attempts,
+        e.destinations.join(","),
+        if e.held { "  HELD" } else { "" }
+    );
+    if detail {
+        println!(
+            "         queued {}  next attempt {}  {} bytes",
+            e.queued_at, e.next_attempt_at, e.size
+        );
+    }
+    for r in &e.recipients {
+        if !detail && matches!(r.state.as_str(), "delivered") {
+            continue;
+        }
+        println!(
+            "           {:<40} {:<9} {}",
+            r.address,
+            r.state,
+            r.detail.as_deref().unwrap_or("")
+        );
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum AuditCommand {
     /// Check the audit log's hash chain.
@@ -368,6 +463,14 @@ pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<(Request, Optio
         OrgCommand::Suspend { organisation } => Request::OrgSuspend { organisation },
         OrgCommand::Resume { organisation } => Request::OrgResume { organisation },
         OrgCommand::Admins { organisation } => Request::OrgAdmins { organisation },
+        OrgCommand::Networks {
+            organisation,
+            networks,
+            clear,
+        } => Request::OrgNetworks {
+            organisation,
+            networks: (clear || !networks.is_empty()).then_some(networks),
+        },
         OrgCommand::Cert(_) => unreachable!("handled above"),
     };
     Ok((request, None))
@@ -662,6 +765,18 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
             }
         }
         Response::Done { message } => println!("{message}"),
+        Response::Queue { entries } => {
+            if entries.is_empty() {
+                println!("the queue is empty");
+            }
+            for e in entries {
+                print_queue_entry(e, false);
+            }
+            if !entries.is_empty() {
+                println!("{} queued message(s)", entries.len());
+            }
+        }
+        Response::QueueEntry { entry } => print_queue_entry(entry, true),
         Response::Applied {
             application,
             domain,

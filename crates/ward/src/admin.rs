@@ -71,6 +71,9 @@ pub struct Status {
     pub uptime_seconds: u64,
     /// The bound listeners.
     pub listeners: Vec<ListenerStatus>,
+    /// The outbound queue.
+    #[serde(default)]
+    pub queue: accounts::queue::QueueSummary,
 }
 
 /// One listener in [`Status`].
@@ -286,6 +289,10 @@ fn status(state: &AdminState) -> Status {
                 description: kind.describe().to_owned(),
             })
             .collect(),
+        queue: state.service.queue_summary().unwrap_or_else(|e| {
+            warn!(error = %e, "cannot read the queue for the status");
+            accounts::queue::QueueSummary::default()
+        }),
     }
 }
 

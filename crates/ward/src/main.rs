@@ -8,7 +8,9 @@ mod accounts_cli;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use accounts_cli::{AuditCommand, Common, DirectoryCommand, Failure, OrgCommand, UserCommand};
+use accounts_cli::{
+    AuditCommand, Common, DirectoryCommand, Failure, OrgCommand, QueueCommand, UserCommand,
+};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
@@ -114,6 +116,13 @@ enum Command {
         #[command(subcommand)]
         command: Option<AuditCommand>,
     },
+    /// The outbound queue: list, show, hold, release, delete, flush.
+    Queue {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
     /// Create the demo community (once) and print its passwords.
     Demo {
         #[command(flatten)]
@@ -192,6 +201,9 @@ fn main() -> ExitCode {
             account(&common, request.map(|r| (r, None)))
         }
         Command::Demo { common } => account(&common, Ok((accounts::Request::Demo, None))),
+        Command::Queue { common, command } => {
+            account(&common, Ok((accounts_cli::queue_request(command), None)))
+        }
         Command::Status { source, json } => {
             let Some(config) = load(&source) else {
                 return ExitCode::from(2);
@@ -381,5 +393,20 @@ async fn status(socket: &Path, json: bool) -> anyhow::Result<()> {
     for l in &status.listeners {
         println!("    {:<12} {:<24} {}", l.kind, l.address, l.description);
     }
+    let q = status.queue;
+    println!(
+        "  queue       {} message(s){}{}",
+        q.messages,
+        if q.held > 0 {
+            format!(", {} held", q.held)
+        } else {
+            String::new()
+        },
+        if q.messages > 0 {
+            format!(", oldest {}s", q.oldest_age_seconds)
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }

@@ -136,7 +136,14 @@ impl Daemon {
             )?,
         };
         let tls = ServerTls::from_files(&cert, &key)?;
-        let gateway_tls = ServerTls::with_client_ca(&cert, &key, Some(ca.certificate()))?;
+        // The SMTP listener asks for a client certificate: Ward's CA proves
+        // an organisation's gateway; the public roots and the extra CAs can
+        // prove an external secure domain's server.
+        let mut anchors = vec![ca.certificate().clone()];
+        if let Some(file) = &config.extra_ca_file {
+            anchors.extend(transport::certificate::read_chain(file)?);
+        }
+        let gateway_tls = ServerTls::with_client_roots(&cert, &key, &anchors, true)?;
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for &(kind, address) in &config.listeners {
             let listener = bind(address).map_err(|source| ServeError::Bind {
@@ -206,6 +213,7 @@ impl Daemon {
             options.limits =
                 policy::Limits::new(settings.max_message_size, settings.max_recipients);
             options.max_bad_commands = settings.max_bad_commands;
+            options.postmaster = settings.postmaster.clone();
             let mut ctx = smtp_in::Context::new(
                 options,
                 tls.clone(),

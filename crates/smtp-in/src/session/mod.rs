@@ -96,6 +96,10 @@ pub struct Options {
     pub max_line: usize,
     /// Bad commands tolerated before `421 4.7.0` and close. Default 10.
     pub max_bad_commands: usize,
+    /// The hosted mailbox that receives mail for `<postmaster>`,
+    /// `postmaster@<hostname>` and `postmaster@<suffix>` (RFC 5321 §4.5.1).
+    /// When unset those recipients are refused with `550 5.1.1`.
+    pub postmaster: Option<Address>,
 }
 
 impl Options {
@@ -107,6 +111,7 @@ impl Options {
             limits: Limits::default(),
             max_line: 1000,
             max_bad_commands: 10,
+            postmaster: None,
         }
     }
 }
@@ -475,8 +480,17 @@ impl Session {
 }
 
 impl Context {
+    /// Records the handshake. A gateway is proved by its Ward-issued client
+    /// certificate or, on the relay listener, by connecting over TLS from
+    /// the networks its organisation is configured with.
     fn set_tls(&mut self, tls: TlsInfo) {
-        self.credentials.gateway_organisation = tls.gateway_organisation.clone();
+        self.credentials.gateway_organisation = tls.gateway_organisation.clone().or_else(|| {
+            let ip = self.credentials.source_ip?;
+            (self.options.listener == Listener::Relay)
+                .then(|| self.community.gateway_organisation_at(ip))
+                .flatten()
+                .map(|org| org.name.clone())
+        });
         self.credentials.client_certificate_names = tls.client_certificate_names.clone();
         self.tls = Some(tls);
     }
@@ -782,9 +796,39 @@ impl Context {
         self.options
             .limits
             .check_another_recipient(envelope.recipients.len())?;
-        let address = self.parse_address(&rcpt.path, envelope.smtputf8)?;
+        let address = match self.postmaster_alias(&rcpt.path) {
+            Some(postmaster) => postmaster?,
+            None => self.parse_address(&rcpt.path, envelope.smtputf8)?,
+        };
         let route = self.community.route_recipient(&envelope.origin, &address)?;
         Ok((address, route))
+    }
+
+    /// `Some` when `path` names the postmaster of this server: the bare
+    /// `postmaster` (any case), or `postmaster@` Ward's host name or the
+    /// community suffix. Those reach the configured postmaster mailbox.
+    fn postmaster_alias(&self, path: &[u8]) -> Option<Result<Address, SessionError>> {
+        let text = std::str::from_utf8(path).ok()?;
+        let (local, domain) = match text.split_once('@') {
+            Some((local, domain)) => (local, Some(domain)),
+            None => (text, None),
+        };
+        if !local.eq_ignore_ascii_case("postmaster") {
+            return None;
+        }
+        let ours = domain.is_none_or(|d| {
+            d.eq_ignore_ascii_case(&self.options.hostname)
+                || d.eq_ignore_ascii_case(self.community.suffix.as_str())
+        });
+        if !ours {
+            return None;
+        }
+        Some(
+            self.options
+                .postmaster
+                .clone()
+                .ok_or(SessionError::NoPostmaster),
+        )
     }
 
     fn data(&mut self, state: State) -> State {

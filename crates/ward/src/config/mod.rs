@@ -10,6 +10,7 @@
 //! With no file, Ward runs on the embedded default (`config/embedded.toml` in
 //! the repository, compiled in), which goes through the same two stages.
 
+mod delivery;
 mod raw;
 mod reader;
 
@@ -18,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use delivery::{ImapSettings, RawImap, RawRelay, RelaySettings};
 pub use raw::RawConfig;
 
 /// The embedded default configuration, used when `ward serve` has no `--config`.
@@ -139,6 +141,8 @@ pub struct SmtpSettings {
     pub data_timeout: Duration,
     /// Bad commands tolerated before the connection is closed.
     pub max_bad_commands: usize,
+    /// The hosted mailbox that receives mail for `postmaster`, if any.
+    pub postmaster: Option<policy::Address>,
 }
 
 /// How log lines are written.
@@ -165,8 +169,16 @@ pub struct Config {
     pub accounts: accounts::Settings,
     /// The SMTP listeners' limits and timeouts (`[smtp]`).
     pub smtp: SmtpSettings,
+    /// The outbound relay (`[relay]`).
+    pub relay: RelaySettings,
+    /// The IMAP listeners' limits (`[imap]`).
+    pub imap: ImapSettings,
     /// The server certificate.
     pub tls: TlsSource,
+    /// CA certificates trusted besides the public roots, for the servers
+    /// Ward relays to and for external secure domains' servers that present
+    /// client certificates (`[tls] extra_ca_file`).
+    pub extra_ca_file: Option<PathBuf>,
     /// Every address to listen on, with its kind.
     pub listeners: Vec<(ListenerKind, SocketAddr)>,
     /// The admin API's Unix socket.

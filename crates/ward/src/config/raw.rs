@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::delivery::{RawImap, RawRelay};
 use super::reader::{Section, unknown_sections};
 use super::{Config, ListenerKind, LogFormat, Problem, SmtpSettings, TlsSource};
 
@@ -20,8 +21,11 @@ pub struct RawConfig {
     pub terms_version: Option<String>,
     pub accounts: RawAccounts,
     pub smtp: RawSmtp,
+    pub relay: RawRelay,
+    pub imap: RawImap,
     pub tls_certificate: Option<String>,
     pub tls_private_key: Option<String>,
+    pub tls_extra_ca_file: Option<String>,
     pub listen: Vec<(ListenerKind, Option<Vec<String>>)>,
     pub admin_socket: Option<String>,
     pub log_format: Option<String>,
@@ -58,13 +62,16 @@ pub struct RawSmtp {
     pub command_timeout_seconds: Option<i64>,
     pub data_timeout_seconds: Option<i64>,
     pub max_bad_commands: Option<i64>,
+    pub postmaster: Option<String>,
 }
 
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "community",
     "accounts",
     "smtp",
+    "relay",
+    "imap",
     "tls",
     "listen",
     "admin",
@@ -125,12 +132,16 @@ impl RawConfig {
             command_timeout_seconds: smtp_section.integer("command_timeout_seconds", p),
             data_timeout_seconds: smtp_section.integer("data_timeout_seconds", p),
             max_bad_commands: smtp_section.integer("max_bad_commands", p),
+            postmaster: smtp_section.string("postmaster", p),
         };
         smtp_section.finish(p);
+        let relay = RawRelay::read(&root, p);
+        let imap = RawImap::read(&root, p);
 
         let mut tls = Section::of(&root, "tls", p);
         let tls_certificate = tls.string("certificate", p);
         let tls_private_key = tls.string("private_key", p);
+        let tls_extra_ca_file = tls.string("extra_ca_file", p);
         tls.finish(p);
 
         let mut listen = Section::of(&root, "listen", p);
@@ -157,8 +168,11 @@ impl RawConfig {
             terms_version,
             accounts,
             smtp,
+            relay,
+            imap,
             tls_certificate,
             tls_private_key,
+            tls_extra_ca_file,
             listen: listen_values,
             admin_socket,
             log_format,
@@ -274,6 +288,30 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
     .map(|m| Duration::from_secs(m * 60));
 
     let r = &raw.smtp;
+    let postmaster = r.postmaster.as_deref().and_then(|text| {
+        match policy::Address::parse(text.trim().as_bytes(), policy::ParseOptions::smtputf8()) {
+            Ok(address)
+                if policy::Domain::parse(&suffix)
+                    .is_ok_and(|s| address.domain().is_within(&s) && *address.domain() != s) =>
+            {
+                Some(address)
+            }
+            Ok(_) => {
+                p.push(Problem::new(
+                    "smtp.postmaster",
+                    format!("{text:?} must be a hosted mailbox, ending in .{suffix}"),
+                ));
+                None
+            }
+            Err(why) => {
+                p.push(Problem::new(
+                    "smtp.postmaster",
+                    format!("{text:?} is not a valid address: {why}"),
+                ));
+                None
+            }
+        }
+    });
     let smtp = match (
         bounded(
             &mut p,
@@ -327,6 +365,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             command_timeout: Duration::from_secs(command),
             data_timeout: Duration::from_secs(data),
             max_bad_commands: bad as usize,
+            postmaster,
         }),
         _ => None,
     };
@@ -368,6 +407,25 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         "connections",
     );
 
+    let relay = raw.relay.clone().validate(&resolve, &mut p);
+    let imap = raw.imap.clone().validate(&mut p);
+    let extra_ca_file = raw.tls_extra_ca_file.as_deref().and_then(|f| {
+        let path = resolve(f);
+        match transport::certificate::read_chain(&path) {
+            Ok(certs) if !certs.is_empty() => Some(path),
+            Ok(_) => {
+                p.push(Problem::new(
+                    "tls.extra_ca_file",
+                    format!("{} holds no certificate", path.display()),
+                ));
+                None
+            }
+            Err(e) => {
+                p.push(Problem::new("tls.extra_ca_file", e.to_string()));
+                None
+            }
+        }
+    });
     let tls = match (raw.tls_certificate, raw.tls_private_key) {
         (None, None) => Some(TlsSource::SelfSigned),
         (Some(_), None) => {
@@ -499,6 +557,8 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         max_connections_per_ip,
         accounts,
         smtp,
+        relay,
+        imap,
     ) {
         (
             Some(tls),
@@ -507,13 +567,18 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             Some(max_connections_per_ip),
             Some(accounts),
             Some(smtp),
+            Some(relay),
+            Some(imap),
         ) if p.is_empty() => Ok(Config {
             accounts,
             smtp,
+            relay,
+            imap,
             hostname,
             data_dir,
             suffix,
             tls,
+            extra_ca_file,
             listeners,
             admin_socket,
             shutdown_grace,
@@ -526,7 +591,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
     }
 }
 
-fn bounded(
+pub(super) fn bounded(
     p: &mut Vec<Problem>,
     key: &str,
     value: Option<i64>,
