@@ -199,7 +199,7 @@ fn gone() -> io::Error {
 
 impl Connection<'_> {
     async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; 16 * 1024];
         loop {
             if let Some(last) = self.closing.take() {
                 if let Step::Write(bytes) = self.session.next() {

@@ -100,6 +100,8 @@ struct Raw<'a> {
     engine_store: &'a store::Store,
     body: BodyId,
     bytes: Option<Vec<u8>>,
+    /// The header block alone, when only that was read.
+    head: Option<Vec<u8>>,
     /// Summaries computed in this command, to cache when it ends.
     computed: &'a mut Vec<(BodyId, Vec<u8>)>,
 }
@@ -110,6 +112,26 @@ impl Raw<'_> {
             self.bytes = Some(self.engine_store.read_body(self.body)?);
         }
         Ok(self.bytes.as_deref().unwrap_or_default())
+    }
+
+    /// The top-level header block (with its blank line), reading only the
+    /// start of the body when the header ends there: a header FETCH of a
+    /// large message does not read the message.
+    fn header(&mut self) -> Result<&[u8], ImapError> {
+        const PREFIX: usize = 64 * 1024;
+        if self.bytes.is_none() && self.head.is_none() {
+            let prefix = self.engine_store.read_body_range(self.body, 0, PREFIX)?;
+            let end = mime::header_end(&prefix);
+            if end < prefix.len() || prefix.len() < PREFIX {
+                self.head = Some(prefix[..end].to_vec());
+            }
+        }
+        if self.head.is_none() {
+            let bytes = self.get()?;
+            let end = mime::header_end(bytes);
+            self.head = Some(bytes[..end].to_vec());
+        }
+        Ok(self.head.as_deref().unwrap_or_default())
     }
 }
 
@@ -236,6 +258,7 @@ impl Engine {
                 engine_store: &store,
                 body: entry.body,
                 bytes: None,
+                head: None,
                 computed: &mut computed,
             };
             let mut parts: Vec<Vec<u8>> = Vec::new();
@@ -314,9 +337,9 @@ impl Engine {
                 literal(out, raw.get()?);
             }
             MessageDataItemName::Rfc822Header => {
-                let bytes = raw.get()?;
+                let header = raw.header()?;
                 out.extend_from_slice(b"RFC822.HEADER ");
-                literal(out, &bytes[..mime::header_end(bytes)]);
+                literal(out, header);
             }
             MessageDataItemName::Rfc822Text => {
                 let bytes = raw.get()?;
@@ -344,6 +367,19 @@ impl Engine {
                         None => literal(out, raw.get()?),
                     }
                     return Ok(());
+                }
+                if path.is_empty() {
+                    let data: Option<Cow<'_, [u8]>> = match &text {
+                        SectionText::Header => Some(Cow::Borrowed(raw.header()?)),
+                        SectionText::Fields { names, not } => {
+                            Some(Cow::Owned(mime::header_fields(raw.header()?, names, *not)))
+                        }
+                        _ => None,
+                    };
+                    if let Some(data) = data {
+                        literal(out, partial(&data, *range));
+                        return Ok(());
+                    }
                 }
                 let bytes = raw.get()?;
                 let message = mime::parse(bytes);
