@@ -191,6 +191,10 @@ pub struct Session {
     /// A non-synchronising literal over the limit is being discarded; its
     /// command gets `NO [TOOBIG]` when complete.
     oversized: bool,
+    /// Bytes fed since the last complete command: before login, a client
+    /// that sends more than a login needs without finishing a command is
+    /// cut off, so an unauthenticated line cannot grow to the literal limit.
+    unframed: u64,
 }
 
 impl Session {
@@ -206,6 +210,7 @@ impl Session {
             out: Vec::new(),
             events: VecDeque::new(),
             oversized: false,
+            unframed: 0,
         };
         let greeting = format!(
             "* OK [CAPABILITY {}] {} Ward IMAP ready\r\n",
@@ -272,6 +277,16 @@ impl Session {
 
     /// Hands bytes read from the client to the session.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.unframed = self.unframed.saturating_add(bytes.len() as u64);
+        if !self.is_authenticated() && self.unframed > MAX_PREAUTH_LITERAL + COMMAND_OVERHEAD {
+            if self.state != State::Logout {
+                self.out.extend_from_slice(
+                    b"* BYE [TOOBIG] Command too long before login; closing\r\n",
+                );
+                self.state = State::Logout;
+            }
+            return;
+        }
         self.framer.enqueue_bytes(bytes);
     }
 
@@ -381,6 +396,7 @@ impl Session {
     }
 
     fn message_complete(&mut self) {
+        self.unframed = 0;
         if std::mem::take(&mut self.oversized) {
             let tag = self.framer.decode_tag().map(|t| t.inner().to_owned());
             let error = ImapError::LiteralTooBig {
@@ -665,6 +681,14 @@ mod tests {
             out.contains("a NO [TOOBIG]") && out.contains("b OK NOOP"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn endless_line_before_login_closes() {
+        let mut input = b"a LOGIN ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 200 * 1024));
+        let out = run(true, &input, 100);
+        assert!(out.contains("* BYE [TOOBIG] Command too long"), "{out}");
     }
 
     #[test]
