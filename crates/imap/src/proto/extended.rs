@@ -138,7 +138,7 @@ pub enum Extension {
     SearchReturn(Vec<SearchReturn>),
     /// An extended LIST, parsed whole.
     List(ListExtended),
-    /// The command used `$`, now [`SAVED_RESULT_MARK`]; with the
+    /// The command used `$`, now the number 4294967295; with the
     /// SEARCH RETURN options if it was also an ESEARCH.
     SavedResult(Option<Vec<SearchReturn>>),
 }
