@@ -5,4 +5,5 @@
 mod harness;
 mod imaplib;
 mod mbsync;
+mod neomutt;
 mod raw;
