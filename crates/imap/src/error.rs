@@ -106,6 +106,9 @@ pub enum ImapError {
     /// The store failed.
     #[error("store error: {0}")]
     Store(String),
+    /// The client stopped reading a long response (the driver gave up).
+    #[error("client gone")]
+    ClientGone,
     /// The selected mailbox was deleted by another session.
     #[error("mailbox deleted")]
     MailboxGone,
@@ -230,6 +233,7 @@ impl ImapError {
                 Some("SERVERBUG"),
                 "The mailbox store failed; please try again".into(),
             ),
+            ClientGone => (No, None, "Response abandoned".into()),
             MailboxGone => (No, Some("NONEXISTENT"), "The mailbox was deleted".into()),
         }
     }

@@ -7,7 +7,8 @@
 //! batch), reads under the login or autologout timer, performs the TLS
 //! handshake after `STARTTLS`, checks passwords on a blocking thread (a
 //! refusal is answered after a short, growing pause), and runs each
-//! authenticated command on a blocking thread. During IDLE it also waits on
+//! authenticated command on a blocking thread, writing a long response
+//! (`FETCH 1:* BODY[]`) while it is built, a few hundred KiB at a time. During IDLE it also waits on
 //! the selected mailbox's change channel and sends the untagged updates as
 //! soon as another session's change is on disk.
 //!
@@ -28,8 +29,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 use transport::{ServerTls, Stream};
 
+use imap_codec::imap_types::command::CommandBody;
+
 use crate::error::ImapError;
 use crate::ops::Engine;
+use crate::proto::extended::Extension;
 use crate::session::{Event, Options, Session, Step};
 
 /// Failed logins after which the connection is closed (the accounts
@@ -301,6 +305,60 @@ impl Connection<'_> {
         }
     }
 
+    /// Runs one command on the engine on a blocking thread, writing long
+    /// responses to the client while they are built (bounded: the engine
+    /// waits when four chunks are queued).
+    async fn run_command(
+        &mut self,
+        tag: String,
+        body: CommandBody<'static>,
+        extension: Option<Extension>,
+    ) -> io::Result<()> {
+        let Some(mut engine) = self.engine.take() else {
+            return Ok(());
+        };
+        // Earlier pipelined responses go first.
+        self.flush().await?;
+        let (sink, mut chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let mut task = tokio::task::spawn_blocking(move || {
+            let out = engine.execute_streaming(&tag, body, extension, sink);
+            (engine, out)
+        });
+        let joined = loop {
+            tokio::select! {
+                Some(chunk) = chunks.recv() => {
+                    self.out = chunk;
+                    if let Err(error) = self.flush().await {
+                        // The engine's next send fails and it stops.
+                        drop(chunks);
+                        let _ = task.await;
+                        return Err(error);
+                    }
+                }
+                joined = &mut task => break joined,
+            }
+        };
+        while let Ok(chunk) = chunks.try_recv() {
+            self.out.extend_from_slice(&chunk);
+        }
+        match joined {
+            Ok((engine, out)) => {
+                if engine.must_close() {
+                    self.closing = Some(Vec::new());
+                }
+                self.engine = Some(engine);
+                self.out.extend_from_slice(&out);
+            }
+            Err(error) => {
+                warn!(%error, "mailbox engine failed");
+                self.out
+                    .extend_from_slice(b"* BYE [SERVERBUG] Internal error; please reconnect\r\n");
+                self.closing = Some(Vec::new());
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `f` on the engine on a blocking thread.
     async fn engine_call(
         &mut self,
@@ -378,12 +436,7 @@ impl Connection<'_> {
                 tag,
                 body,
                 extension,
-            } => {
-                let out = self
-                    .engine_call(move |engine| engine.execute(&tag, *body, extension))
-                    .await;
-                self.out.extend_from_slice(&out);
-            }
+            } => self.run_command(tag, *body, extension).await?,
             Event::IdleStarted { .. } => {
                 let receiver = self.engine.as_ref().and_then(Engine::change_receiver);
                 self.idle = Some(receiver);

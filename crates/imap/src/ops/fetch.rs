@@ -283,6 +283,7 @@ impl Engine {
                 out.extend_from_slice(p);
             }
             out.extend_from_slice(b")\r\n");
+            self.spill(out)?;
         }
         if let Err(error) = store.set_body_caches(&computed) {
             tracing::warn!(%error, "caching message summaries failed");

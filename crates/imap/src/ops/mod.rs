@@ -41,6 +41,10 @@ pub(crate) struct Engine {
     qresync: bool,
     /// The saved search result (SEARCHRES), as UIDs.
     saved: Vec<store::Uid>,
+    /// Where a long response goes while it is being built (set by the
+    /// driver for each command), so that `FETCH 1:* BODY[]` never holds
+    /// more than a few messages in memory.
+    sink: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
     /// IMAP4rev2 is enabled (RFC 9051): UTF-8 names, ESEARCH results, no
     /// RECENT.
     rev2: bool,
@@ -62,6 +66,7 @@ impl Engine {
             condstore: false,
             qresync: false,
             saved: Vec::new(),
+            sink: None,
             rev2: false,
             lost: false,
         }
@@ -272,6 +277,39 @@ impl Engine {
     /// The selected mailbox, or the refusal for commands that need one.
     fn selected(&mut self) -> Result<&mut Selected, ImapError> {
         self.selected.as_mut().ok_or(ImapError::NoMailboxSelected)
+    }
+
+    /// Sends a long response's bytes so far to the driver.
+    ///
+    /// # Errors
+    ///
+    /// [`ImapError::ClientGone`] when the driver stopped listening (the
+    /// client went away): the command stops.
+    pub(crate) fn spill(&self, out: &mut Vec<u8>) -> Result<(), ImapError> {
+        const SPILL_AT: usize = 256 * 1024;
+        if out.len() < SPILL_AT {
+            return Ok(());
+        }
+        match &self.sink {
+            Some(sink) => sink
+                .blocking_send(std::mem::take(out))
+                .map_err(|_| ImapError::ClientGone),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one command, streaming long responses through `sink`.
+    pub(crate) fn execute_streaming(
+        &mut self,
+        tag: &str,
+        body: CommandBody<'static>,
+        extension: Option<Extension>,
+        sink: tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Vec<u8> {
+        self.sink = Some(sink);
+        let out = self.execute(tag, body, extension);
+        self.sink = None;
+        out
     }
 
     /// Whether the connection must close (the selected mailbox was

@@ -224,6 +224,20 @@ a = imaplib.IMAP4_SSL("127.0.0.1", int(__import__("sys").argv[2]), ssl_context=t
 ok(a.authenticate("PLAIN", lambda _: f"\0{USER}\0{PASSWORD}".encode()))
 ok(a.select("INBOX"))
 a.logout()
+# A long FETCH response (2 MB) streams out whole and in order.
+b = tls_login()
+ok(b.create("Big"))
+bodies = []
+for i in range(20):
+    body = (f"Line {i} " * 12 + "\r\n") * 1000
+    bodies.append(message(f"big {i}", body=body))
+    ok(b.append("Big", None, None, bodies[-1]))
+ok(b.select("Big"))
+data = ok(b.fetch("1:*", "(UID BODY.PEEK[])"))
+got = [d[1] for d in data if isinstance(d, tuple)]
+assert got == bodies, [len(g) for g in got]
+b.logout()
+
 # Five failed logins on one connection end it.
 g = imaplib.IMAP4_SSL("127.0.0.1", int(__import__("sys").argv[2]), ssl_context=tls_context())
 for attempt in range(5):
