@@ -8,9 +8,10 @@
 //! handshake after `STARTTLS`, checks passwords on a blocking thread (a
 //! refusal is answered after a short, growing pause), and runs each
 //! authenticated command on a blocking thread, writing a long response
-//! (`FETCH 1:* BODY[]`) while it is built, a few hundred KiB at a time. During IDLE it also waits on
-//! the selected mailbox's change channel and sends the untagged updates as
-//! soon as another session's change is on disk.
+//! (`FETCH 1:* BODY[]`) while it is built, a few hundred KiB at a time.
+//! During IDLE it also waits on the selected mailbox's change channel and
+//! sends the untagged updates as soon as another session's change is on
+//! disk.
 //!
 //! When the shutdown token fires while the driver waits for input, the
 //! client gets `* BYE [UNAVAILABLE]`; when it is silent too long,
