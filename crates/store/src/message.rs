@@ -356,6 +356,9 @@ impl Store {
             Ok((out, queued))
         })?;
         staged.keep();
+        if landed.1.is_some() {
+            self.inner.queued.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(landed)
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::commit::GroupCommit;
 use crate::files::BodyFiles;
@@ -82,6 +82,9 @@ pub(crate) struct Inner {
     /// The body files under `bodies/`.
     pub(crate) files: Arc<BodyFiles>,
     notifier: Notifier,
+    /// Counts queue entries committed since open; bumped after each
+    /// enqueue is durable, so the relay wakes without polling.
+    pub(crate) queued: watch::Sender<u64>,
     created: bool,
     /// The background orphan sweep, stopped and joined on drop.
     _sweeper: Option<Sweeper>,
@@ -196,6 +199,7 @@ impl Store {
                 commit,
                 files,
                 notifier: Notifier::default(),
+                queued: watch::Sender::new(0),
                 created,
                 _sweeper: sweeper,
                 _checkpoint: options.checkpoint_on_close.then(|| Checkpoint {
@@ -270,6 +274,13 @@ impl Store {
     /// missed: reread the mailbox.
     pub fn subscribe_changes(&self, mailbox: MailboxId) -> broadcast::Receiver<MailboxChange> {
         self.inner.notifier.subscribe(mailbox)
+    }
+
+    /// Watches the outbound queue: the value changes after each new queue
+    /// entry is durable ([`Store::enqueue`], [`Store::deliver_and_enqueue`]).
+    /// The relay waits on `changed()` instead of polling.
+    pub fn subscribe_queue(&self) -> watch::Receiver<u64> {
+        self.inner.queued.subscribe()
     }
 
     /// The tree that holds everything.
