@@ -25,16 +25,31 @@ pub(crate) fn special_use_name(special: SpecialUse) -> &'static str {
 }
 
 /// Whether `name` matches a LIST pattern: `*` matches anything, `%`
-/// anything but the delimiter (RFC 9051 §6.3.9).
+/// anything but the delimiter (RFC 9051 §6.3.9). Dynamic programming over
+/// (pattern, name) positions, so no pattern can make it backtrack
+/// exponentially.
 pub(crate) fn matches(pattern: &[char], name: &[char]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some(('*', rest)) => (0..=name.len()).any(|i| matches(rest, &name[i..])),
-        Some(('%', rest)) => (0..=name.len())
-            .take_while(|&i| i == 0 || name[i - 1] != store::DELIMITER)
-            .any(|i| matches(rest, &name[i..])),
-        Some((c, rest)) => name.first() == Some(c) && matches(rest, &name[1..]),
+    // reach[j]: the first i pattern characters can match name[..j].
+    let mut reach = vec![false; name.len() + 1];
+    reach[0] = true;
+    for &p in pattern {
+        let mut next = vec![false; name.len() + 1];
+        match p {
+            '*' | '%' => {
+                for j in 0..=name.len() {
+                    next[j] = reach[j]
+                        || (j > 0 && next[j - 1] && (p == '*' || name[j - 1] != store::DELIMITER));
+                }
+            }
+            c => {
+                for j in 1..=name.len() {
+                    next[j] = reach[j - 1] && name[j - 1] == c;
+                }
+            }
+        }
+        reach = next;
     }
+    reach[name.len()]
 }
 
 /// The mailbox name as sent to the client: modified UTF-7, or UTF-8 once
@@ -329,5 +344,12 @@ mod tests {
         assert!(m("a/%", "a/b"));
         assert!(m("a*", "a/b/c"));
         assert!(!m("b*", "a"));
+        assert!(m("a%c", "abc"));
+        assert!(!m("a%c", "a/c"));
+        assert!(m("%/%", "a/b"));
+        assert!(m("", ""));
+        assert!(!m("", "a"));
+        let long: String = "%*".repeat(40) + "x";
+        assert!(!m(&long, &"a".repeat(200)));
     }
 }
