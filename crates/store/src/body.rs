@@ -199,6 +199,29 @@ impl Store {
         })
     }
 
+    /// Stores parse data for many bodies in one durable write (the first
+    /// FETCH of a mailbox whose messages were delivered without it). Bodies
+    /// that are gone meanwhile are skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Corrupt`].
+    pub fn set_body_caches(&self, entries: &[(BodyId, Vec<u8>)]) -> Result<(), Error> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        self.write(|txn| {
+            for (id, cached) in entries {
+                let key = keys::body(&id.0);
+                if let Some(mut record) = txn.get_as::<BodyRecord>(&key, "body record")? {
+                    record.cached = Some(cached.clone());
+                    txn.put_as(key, &record);
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// A buffered reader over a stored body's file; it implements [`Read`]
     /// and [`Seek`] for partial fetches and never holds more than 64 KiB of
     /// the body in memory.

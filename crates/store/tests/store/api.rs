@@ -397,6 +397,24 @@ fn cached_parse_data_is_stored_once_per_body() {
 }
 
 #[test]
+fn parse_data_of_many_bodies_is_stored_in_one_write() {
+    let (_dir, store, user) = fresh();
+    let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap().id;
+    let a = store.append(inbox, &msg(b"Subject: a\r\n\r\n")).unwrap();
+    let b = store.append(inbox, &msg(b"Subject: b\r\n\r\n")).unwrap();
+    let gone = store::BodyId([7; 32]);
+    store
+        .set_body_caches(&[
+            (a.body, b"ea".to_vec()),
+            (gone, b"x".to_vec()),
+            (b.body, b"eb".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(store.body_cache(a.body).unwrap().unwrap(), b"ea");
+    assert_eq!(store.body_cache(b.body).unwrap().unwrap(), b"eb");
+}
+
+#[test]
 fn subscribers_learn_of_changes_after_they_are_durable() {
     let (_dir, store, user) = fresh();
     let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap().id;
