@@ -47,7 +47,8 @@ async fn imap_starttls(ward: &Ward) -> Vec<u8> {
     let mut client = Client::new(tcp(ward.addr("imap")).await);
     let greeting = client.line().await;
     assert!(
-        greeting.starts_with("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED]"),
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1")
+            && greeting.contains("STARTTLS LOGINDISABLED]"),
         "{greeting}"
     );
     client.send("a1 STARTTLS").await;
@@ -69,7 +70,7 @@ async fn imap_starttls(ward: &Ward) -> Vec<u8> {
             .await
             .last()
             .unwrap()
-            .starts_with("a3 NO [UNAVAILABLE]")
+            .starts_with("a3 NO [AUTHENTICATIONFAILED]")
     );
     client.send("a4 LOGOUT").await;
     assert!(
@@ -96,10 +97,8 @@ async fn every_tls_listener(ward: &Ward) -> Vec<Vec<u8>> {
     let (smtps, banner) = implicit_tls(ward, "submissions").await;
     assert!(banner.starts_with("220 localhost ESMTP"), "{banner}");
     let (imaps, banner) = implicit_tls(ward, "imaps").await;
-    assert!(
-        banner.starts_with("* OK [CAPABILITY IMAP4rev1 LOGINDISABLED]"),
-        "{banner}"
-    );
+    assert!(banner.starts_with("* OK [CAPABILITY IMAP4rev1"), "{banner}");
+    assert!(!banner.contains("LOGINDISABLED"), "TLS is up: {banner}");
     vec![
         smtp_starttls(ward, "smtp").await,
         smtp_starttls(ward, "submission").await,

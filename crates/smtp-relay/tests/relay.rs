@@ -66,7 +66,12 @@ async fn delivers_over_verified_tls_grouping_recipients_and_rewriting_the_suffix
         // Dot-stuffing undone by the peer: the body arrives as it was.
         assert!(text(&m.data).contains("\r\n.leading dot\r\n"));
     }
-    // One connection carried all three messages.
+    // One connection carried all three messages (the sink records it when
+    // the connection ends, which the relay's stop only starts).
+    wait_for(LIMIT, "the connection to end", || {
+        !sink.transactions_per_connection().is_empty()
+    })
+    .await;
     assert_eq!(sink.connections(), 1);
     assert_eq!(sink.transactions_per_connection(), [3]);
     assert!(!text(&sink.plain()).contains("MAIL FROM"));

@@ -116,3 +116,48 @@ impl AccountsAuthenticator {
         }
     }
 }
+
+/// Where a user whose one-time or expired password must be changed is sent.
+pub const CHANGE_PASSWORD_HINT: &str = "Your password must be changed before you can read mail: \
+     ask your organisation administrator for a reset, or change it with `ward passwd`.";
+
+impl imap::Authenticator for AccountsAuthenticator {
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        peer: Option<IpAddr>,
+    ) -> imap::AuthOutcome {
+        use imap::AuthOutcome as A;
+        if let Some(ip) = peer
+            && self.throttle.blocked(ip)
+        {
+            return A::Throttled;
+        }
+        let source = peer.map_or_else(|| "imap".to_owned(), |p| format!("imap {p}"));
+        let outcome = match self.service.login(username, password, &source) {
+            Ok(login) => A::Accepted {
+                user: login.id,
+                address: login.address,
+            },
+            Err(AdminError::BadCredentials) => A::BadCredentials,
+            Err(AdminError::AccountRefused(refusal)) => match refusal {
+                AccountRefusal::Locked => A::Locked,
+                AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
+                    A::MustChangePassword {
+                        hint: CHANGE_PASSWORD_HINT.to_owned(),
+                    }
+                }
+                AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => A::Suspended,
+                AccountRefusal::Deleted => A::Deleted,
+            },
+            Err(e) => A::Unavailable {
+                detail: e.to_string(),
+            },
+        };
+        if let (Some(ip), A::BadCredentials) = (peer, &outcome) {
+            self.throttle.failed(ip);
+        }
+        outcome
+    }
+}

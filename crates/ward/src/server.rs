@@ -238,7 +238,25 @@ impl Daemon {
         let shared = Arc::new(Shared {
             smtp_relay: smtp_context(policy::Listener::Relay, &self.gateway_tls),
             smtp_submission: smtp_context(policy::Listener::Submission, &self.tls),
-            tls: self.tls.clone(),
+            imap: {
+                let mut options = imap::Options::new(self.config.hostname.clone());
+                options.max_literal = self
+                    .config
+                    .imap
+                    .max_literal
+                    .max(self.config.smtp.max_message_size);
+                options.autologout = self.config.imap.idle_timeout;
+                options.idle_timeout = self.config.imap.idle_timeout;
+                imap::Context::new(
+                    options,
+                    self.tls.clone(),
+                    self.store.clone(),
+                    Arc::new(crate::auth::AccountsAuthenticator {
+                        service: self.service.clone(),
+                        throttle: throttle.clone(),
+                    }),
+                )
+            },
             limits: Limits::new(
                 self.config.max_connections,
                 self.config.max_connections_per_ip,
@@ -374,7 +392,8 @@ struct Shared {
     /// The SMTP listeners' contexts: relay (port 25) and submission.
     smtp_relay: smtp_in::Context,
     smtp_submission: smtp_in::Context,
-    tls: ServerTls,
+    /// The IMAP listeners' context.
+    imap: imap::Context,
     limits: Limits,
     next_id: AtomicU64,
 }
@@ -425,7 +444,7 @@ async fn accept_loop(
                         smtp_in::serve(stream, implicit, ctx, Some(peer), &shutdown).await
                     }
                     ListenerKind::Imap | ListenerKind::Imaps => {
-                        imap::serve_unavailable(stream, implicit, &shared.tls, &shutdown).await
+                        imap::serve(stream, implicit, &shared.imap, Some(peer), &shutdown).await
                     }
                 };
                 match result {
