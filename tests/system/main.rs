@@ -13,5 +13,6 @@ mod harness;
 mod lifecycle;
 mod limits;
 mod queue;
+mod relay;
 mod smtp;
 mod tls_policy;
