@@ -10,6 +10,7 @@
 mod accounts;
 mod check_config;
 mod harness;
+mod imap;
 mod lifecycle;
 mod limits;
 mod queue;

@@ -118,8 +118,8 @@ impl AccountsAuthenticator {
 }
 
 /// Where a user whose one-time or expired password must be changed is sent.
-pub const CHANGE_PASSWORD_HINT: &str = "Your password must be changed before you can read mail: \
-     ask your organisation administrator for a reset, or change it with `ward passwd`.";
+pub const CHANGE_PASSWORD_HINT: &str = "Change it first with `ward passwd`, \
+     or ask your organisation administrator.";
 
 impl imap::Authenticator for AccountsAuthenticator {
     fn authenticate(
