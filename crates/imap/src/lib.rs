@@ -64,8 +64,7 @@
 //! `proto` (response encoding, modified UTF-7), `session` (the state
 //! machine), `selected` (the selected mailbox's view), `ops` (the
 //! commands), `mime` (ENVELOPE, BODYSTRUCTURE, sections), `error` (every
-//! refusal and its response), `secret`, `server` (the async driver),
-//! `unavailable` (the interim session, until the daemon calls [`serve`]).
+//! refusal and its response), `secret`, `server` (the async driver).
 
 mod error;
 mod mime;
@@ -79,14 +78,12 @@ mod session;
 mod testing;
 #[cfg(test)]
 mod transcripts;
-mod unavailable;
 
 pub use error::ImapError;
 pub use proto::extended::{AppendMessage, Extension, ListExtended, SearchReturn};
 pub use secret::Secret;
 pub use server::{AuthOutcome, Authenticator, Context, serve};
 pub use session::{Event, Options, Session, Step};
-pub use unavailable::serve_unavailable;
 
 /// The parse data (ENVELOPE, BODY, BODYSTRUCTURE) IMAP caches per body,
 /// for `store::NewMessage::cached` at delivery, so that the first FETCH

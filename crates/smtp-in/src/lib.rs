@@ -7,10 +7,6 @@
 //! asking `policy` for every decision. [`serve`] runs one connection;
 //! the daemon builds one [`Context`] per listener.
 //!
-//! [`serve_unavailable`] is the interim session that greets, performs
-//! `STARTTLS` and refuses mail with `421 4.3.2`; it stays exported until the
-//! daemon calls [`serve`] instead.
-//!
 //! # The protocol core
 //!
 //! [`Session`] is the SMTP dialogue as a sans-IO state machine: the driver
@@ -45,8 +41,7 @@
 //!
 //! `proto` (framing, commands, replies), `session` (the state machine and its
 //! events), `message` (header functions), `error` (every refusal and its
-//! reply), `secret`, `server` (the async driver), `unavailable` (the
-//! interim session).
+//! reply), `secret`, `server` (the async driver).
 
 mod error;
 pub mod message;
@@ -54,7 +49,6 @@ mod proto;
 mod secret;
 mod server;
 mod session;
-mod unavailable;
 
 pub use error::{ContentError, DeliveryError, SessionError, UnexpectedAnswer};
 pub use proto::command::{
@@ -64,7 +58,6 @@ pub use proto::command::{
 pub use secret::Secret;
 pub use server::{AuthOutcome, Authenticator, Context, Timeouts, serve};
 pub use session::{Envelope, Event, Options, Recipient, Session, Step, TlsInfo};
-pub use unavailable::serve_unavailable;
 
 /// Sent, then the connection closed, when the server's connection caps are
 /// reached (RFC 5321 §3.8: 421 with the reason).
