@@ -51,6 +51,8 @@ typ, data = m.fetch(num, "(FLAGS ENVELOPE BODY[])")
 body = data[0][1].decode()
 print("has received:", "Received: from" in body and "TLS" in body)
 print("has body:", "The hearing moved to Tuesday." in body)
+print("footers:", body.count("transmitted via the Criminal Justice Secure eMail service"))
+print("classified:", "X-Security-Classification: OFFICIAL" in body)
 typ, data = m.fetch(num, "(FLAGS)")
 print("seen after fetch:", "\\Seen" in data[0].decode())
 typ, data = m.list()
@@ -84,6 +86,8 @@ fn imaplib_reads_mail_submitted_over_smtp_and_idle_is_woken() {
     assert!(text.contains("search: OK 1"), "{text}");
     assert!(text.contains("has received: True"), "{text}");
     assert!(text.contains("has body: True"), "{text}");
+    assert!(text.contains("footers: 1"), "the footer, once: {text}");
+    assert!(text.contains("classified: True"), "{text}");
     assert!(text.contains("seen after fetch: True"), "{text}");
     for special in ["\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"] {
         assert!(text.contains(special), "{special} flagged: {text}");

@@ -244,6 +244,12 @@ print("sent", count)
     // audited.
     let one = fs::read_to_string(received_dir.join("1.eml")).unwrap();
     assert!(one.contains("X-Gateway-TLS: TLSv1.3"), "{one}");
+    assert_eq!(
+        one.matches("transmitted via the Criminal Justice Secure eMail service")
+            .count(),
+        1,
+        "the footer, once: {one}"
+    );
     assert!(
         one.contains("X-Gateway-Rcpt-To: <carol@northshire.gov.uk>"),
         "{one}"

@@ -146,10 +146,18 @@ print("sent")
         anna_mail[1], eric_mail[0],
         "one message, the same bytes in both mailboxes"
     );
+    // The body as sent, then the bilingual notice, once.
+    let both = String::from_utf8_lossy(&eric_mail[0]).into_owned();
     assert!(
-        String::from_utf8_lossy(&eric_mail[0])
-            .ends_with("Subject: smtplib to both\r\n\r\nHello both.\r\n")
+        both.contains("Subject: smtplib to both\r\n\r\nHello both.\r\n"),
+        "{both}"
     );
+    assert_eq!(
+        both.matches(policy::DEFAULT_ENGLISH).count(),
+        1,
+        "the footer, once: {both}"
+    );
+    assert!(both.contains("X-Ward-Footer: added"), "{both}");
 }
 
 #[test]

@@ -565,15 +565,20 @@ impl Connection<'_> {
         if let Some(header) = label.header_to_add() {
             raw.extend_from_slice(header.as_bytes());
         }
-        if self.ctx.options.listener == Listener::Submission {
-            raw.extend_from_slice(&add_missing_submission_headers(
-                data,
-                &self.ctx.options.hostname,
-                id,
-                now,
-            ));
+        let completed;
+        let data = if self.ctx.options.listener == Listener::Submission {
+            completed = add_missing_submission_headers(data, &self.ctx.options.hostname, id, now);
+            &completed[..]
         } else {
-            raw.extend_from_slice(data);
+            data
+        };
+        match self.ctx.options.footer.as_ref().map(|f| f.apply(data)) {
+            Some(policy::FooterOutcome::Added(footered)) => raw.extend_from_slice(&footered),
+            Some(policy::FooterOutcome::Unchanged(why)) => {
+                debug!(?why, "footer not added");
+                raw.extend_from_slice(data);
+            }
+            None => raw.extend_from_slice(data),
         }
         raw
     }

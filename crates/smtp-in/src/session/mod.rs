@@ -100,6 +100,10 @@ pub struct Options {
     /// `postmaster@<hostname>` and `postmaster@<suffix>` (RFC 5321 §4.5.1).
     /// When unset those recipients are refused with `550 5.1.1`.
     pub postmaster: Option<Address>,
+    /// The bilingual notice added to every accepted message's text and
+    /// HTML parts (once: a message already carrying it is left alone).
+    /// `None` adds nothing.
+    pub footer: Option<policy::Footer>,
 }
 
 impl Options {
@@ -112,6 +116,7 @@ impl Options {
             max_line: 1000,
             max_bad_commands: 10,
             postmaster: None,
+            footer: Some(policy::Footer::default()),
         }
     }
 }

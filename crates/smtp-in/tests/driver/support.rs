@@ -163,8 +163,12 @@ impl Server {
         let store = Store::open(&dir.join("store")).unwrap();
         populate(&store);
         let (_, community) = watch::channel(Arc::new(community()));
+        // Byte-for-byte checks of the stored message: no footer here (the
+        // daemon's default adds it; tests/system checks it there).
+        let mut options = Options::new(HOSTNAME, listener);
+        options.footer = None;
         let mut ctx = Context::new(
-            Options::new(HOSTNAME, listener),
+            options,
             tls,
             community,
             store.clone(),
