@@ -9,6 +9,7 @@
 
 mod accounts;
 mod check_config;
+mod community;
 mod harness;
 mod imap;
 mod lifecycle;
