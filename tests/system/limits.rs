@@ -117,3 +117,73 @@ fn two_thousand_idle_connections_leave_room_for_a_normal_client() {
     ward.signal("TERM");
     assert!(ward.wait().success());
 }
+
+#[test]
+fn hostile_imap_clients_are_cut_off_or_bounded() {
+    let (_dir, mut ward, users) = demo_with("[imap]\ncommand_timeout_seconds = 2\n");
+    let (user, password) = &users[0];
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/system/scripts/imap_attacks.py"
+    );
+    let out = Command::new("python3")
+        .args([
+            script,
+            &ward.addr("imaps").port().to_string(),
+            &ward.pid().to_string(),
+            user,
+            password,
+        ])
+        .args([
+            "slow-command",
+            "unfinished-literal",
+            "huge-literal",
+            "huge-literal-plus",
+            "long-line",
+            "guessing",
+        ])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    let results: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once(": ")).collect();
+
+    let slow = results["slow-command"];
+    assert!(
+        slow.contains("BYE The command did not arrive in time"),
+        "{slow}"
+    );
+    assert!(!slow.starts_with("sent 16 "), "{slow}");
+    let unfinished = results["unfinished-literal"];
+    assert!(
+        unfinished.starts_with('+'),
+        "the literal was invited: {unfinished}"
+    );
+    assert!(
+        unfinished.contains("BYE The command did not arrive in time"),
+        "{unfinished}"
+    );
+    let huge = results["huge-literal"];
+    assert!(huge.starts_with("d NO [TOOBIG]"), "{huge}");
+    assert!(
+        huge.contains("then e OK"),
+        "the connection stays sane: {huge}"
+    );
+    assert!(rss_growth(huge) < RSS_SLACK_KIB, "{huge}");
+    let plus = results["huge-literal-plus"];
+    assert!(!plus.starts_with("error"), "{plus}");
+    assert!(rss_growth(plus) < RSS_SLACK_KIB, "{plus}");
+    let long = results["long-line"];
+    assert!(!long.starts_with("error"), "{long}");
+    assert!(rss_growth(long) < RSS_SLACK_KIB, "{long}");
+    let guessing = results["guessing"];
+    assert!(
+        !guessing.contains(" | ") && guessing.contains("AUTHENTICATIONFAILED"),
+        "the same answer whether or not the account exists: {guessing}"
+    );
+    ward.signal("TERM");
+    assert!(
+        ward.wait().success(),
+        "the daemon survived and stopped cleanly"
+    );
+}

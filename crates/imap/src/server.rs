@@ -164,6 +164,7 @@ pub async fn serve(
             out: Vec::new(),
             auth_failures: 0,
             closing: None,
+            command_deadline: None,
         };
         connection.run(shutdown).await
     }
@@ -188,6 +189,10 @@ struct Connection<'a> {
     /// The connection ends after the session's pending responses and
     /// these last bytes (a BYE).
     closing: Option<Vec<u8>>,
+    /// Set when input arrives that the server has not answered yet (a
+    /// command in progress): the rest must arrive by then. Cleared by
+    /// every response written.
+    command_deadline: Option<tokio::time::Instant>,
 }
 
 /// What woke the driver while it waited for input.
@@ -195,6 +200,8 @@ enum Wake {
     Read(io::Result<usize>),
     Changed,
     TimedOut,
+    /// A command begun but not finished in time.
+    TooSlow,
     ShuttingDown,
 }
 
@@ -229,7 +236,17 @@ impl Connection<'_> {
                             debug!("client closed the connection");
                             return Ok(());
                         }
-                        Wake::Read(Ok(n)) => self.session.feed(&buf[..n]),
+                        Wake::Read(Ok(n)) => {
+                            let now = tokio::time::Instant::now();
+                            let limit = now + self.ctx.options.command_timeout;
+                            let rate = u64::from(self.ctx.options.min_data_rate.max(1));
+                            let earned = Duration::from_micros(n as u64 * 1_000_000 / rate);
+                            self.command_deadline = Some(match self.command_deadline {
+                                None => limit,
+                                Some(d) => (d + earned).min(limit).max(d),
+                            });
+                            self.session.feed(&buf[..n]);
+                        }
                         Wake::Read(Err(error)) => return Err(error),
                         Wake::Changed => {
                             let updates = self.engine_call(|engine| engine.idle_updates()).await;
@@ -238,6 +255,11 @@ impl Connection<'_> {
                         Wake::TimedOut => {
                             return self
                                 .close_with(b"* BYE Autologout; idle for too long\r\n")
+                                .await;
+                        }
+                        Wake::TooSlow => {
+                            return self
+                                .close_with(b"* BYE The command did not arrive in time; closing the connection\r\n")
                                 .await;
                         }
                         Wake::ShuttingDown => {
@@ -295,11 +317,17 @@ impl Connection<'_> {
                 _ => std::future::pending().await,
             }
         };
+        let quiet = tokio::time::Instant::now() + limit;
+        let (until, too_slow) = match self.command_deadline {
+            Some(d) if d < quiet => (d, true),
+            _ => (quiet, false),
+        };
         tokio::select! {
             biased;
             () = shutdown.cancelled() => Wake::ShuttingDown,
-            read = tokio::time::timeout(limit, stream.read(buf)) => match read {
+            read = tokio::time::timeout_at(until, stream.read(buf)) => match read {
                 Ok(read) => Wake::Read(read),
+                Err(_) if too_slow => Wake::TooSlow,
                 Err(_) => Wake::TimedOut,
             },
             () = changes => Wake::Changed,
@@ -483,6 +511,8 @@ impl Connection<'_> {
             Err(_) => return Err(io::Error::from(io::ErrorKind::TimedOut)),
         }
         self.out.clear();
+        // The server has answered: no command is half-received now.
+        self.command_deadline = None;
         Ok(())
     }
 

@@ -247,6 +247,7 @@ impl Daemon {
                     .max(self.config.smtp.max_message_size);
                 options.autologout = self.config.imap.idle_timeout;
                 options.idle_timeout = self.config.imap.idle_timeout;
+                options.command_timeout = self.config.imap.command_timeout;
                 imap::Context::new(
                     options,
                     self.tls.clone(),

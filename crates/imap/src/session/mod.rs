@@ -84,6 +84,17 @@ pub struct Options {
     /// The pause before answering a failed login, multiplied by the number
     /// of failures on this connection (at most five times). Default 1 s.
     pub auth_failure_delay: std::time::Duration,
+    /// Once a command has begun to arrive, how long the rest of it may
+    /// take (counted until the server next answers), so that a client
+    /// dripping a byte at a time, or leaving a literal unfinished, cannot
+    /// hold the connection until autologout. Each octet received extends
+    /// it by 1/[`Options::min_data_rate`] seconds, never beyond this.
+    /// Default 5 minutes.
+    pub command_timeout: std::time::Duration,
+    /// The least average rate of a command's bytes (a large APPEND), in
+    /// octets per second, once the first [`Options::command_timeout`] is
+    /// spent. Default 500.
+    pub min_data_rate: u32,
 }
 
 impl Options {
@@ -99,6 +110,8 @@ impl Options {
             handshake_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(60),
             auth_failure_delay: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(5 * 60),
+            min_data_rate: 500,
         }
     }
 }

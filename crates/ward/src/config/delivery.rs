@@ -43,6 +43,8 @@ pub struct ImapSettings {
     pub max_literal: u64,
     /// An idle (or IDLE) session is logged out after this long.
     pub idle_timeout: Duration,
+    /// A command begun must have arrived within this long.
+    pub command_timeout: Duration,
 }
 
 /// `[relay]` as written.
@@ -68,6 +70,7 @@ pub struct RawRelay {
 pub struct RawImap {
     pub max_literal_mib: Option<i64>,
     pub idle_timeout_minutes: Option<i64>,
+    pub command_timeout_seconds: Option<i64>,
 }
 
 impl RawRelay {
@@ -246,6 +249,7 @@ impl RawImap {
         let raw = Self {
             max_literal_mib: s.integer("max_literal_mib", p),
             idle_timeout_minutes: s.integer("idle_timeout_minutes", p),
+            command_timeout_seconds: s.integer("command_timeout_seconds", p),
         };
         s.finish(p);
         raw
@@ -271,9 +275,19 @@ impl RawImap {
             1440,
             "minutes",
         );
+        let command = super::raw::bounded(
+            p,
+            "imap.command_timeout_seconds",
+            self.command_timeout_seconds,
+            300,
+            1,
+            3600,
+            "seconds",
+        );
         Some(ImapSettings {
             max_literal: literal? * 1024 * 1024,
             idle_timeout: Duration::from_secs(idle? * 60),
+            command_timeout: Duration::from_secs(command?),
         })
     }
 }
