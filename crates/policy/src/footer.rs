@@ -25,6 +25,8 @@
 //! UTF-16 and UTF-32 parts are skipped. In `7bit` parts non-ASCII characters
 //! of plain text become `?` (the default notice is ASCII).
 
+use std::collections::HashSet;
+
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, MessageParser, MessagePart, MimeHeaders, PartType};
@@ -315,12 +317,16 @@ struct Walk {
     plain: Option<(usize, BodyKind)>,
     html: Option<(usize, BodyKind)>,
     saw_protected: bool,
+    /// Parts already visited. mail-parser can list a part among its own
+    /// children (a cycle) or under two parents on malformed input; visiting
+    /// each part once keeps the walk linear instead of exponential.
+    visited: HashSet<usize>,
 }
 
 impl Walk {
     fn visit(&mut self, parts: &[MessagePart<'_>], id: usize, depth: usize) {
         let Some(part) = parts.get(id) else { return };
-        if depth > 50 {
+        if depth > 50 || !self.visited.insert(id) {
             return;
         }
         let (ctype, subtype) = part

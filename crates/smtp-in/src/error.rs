@@ -23,6 +23,12 @@ pub enum ContentError {
     /// The header section could not be read at all (the parser gave up).
     #[error("unreadable message headers")]
     Unreadable,
+    /// The first line begins with a space or tab: a continuation with no
+    /// header field before it. Refused, because the header the driver
+    /// prepends (`X-Security-Classification`, `Received:`) would absorb it
+    /// and change its meaning (found by the `classification` fuzz target).
+    #[error("message starts with a folded line")]
+    FoldedFirstLine,
 }
 
 /// Why the driver could not make a message durable.
@@ -254,6 +260,11 @@ impl From<&SessionError> for Reply {
                 (5, 6, 0),
                 "Message refused: its header section cannot be read",
             ),
+            E::Content(ContentError::FoldedFirstLine) => Reply::new(
+                554,
+                (5, 6, 0),
+                "Message refused: its first line begins with a space or tab, so it is not a header",
+            ),
             E::FromHeaderMissing => Reply::new(
                 550,
                 (5, 6, 0),
@@ -306,6 +317,10 @@ mod tests {
                 "554 5.6.0",
             ),
             (SessionError::Content(ContentError::Unreadable), "554 5.6.0"),
+            (
+                SessionError::Content(ContentError::FoldedFirstLine),
+                "554 5.6.0",
+            ),
             (SessionError::AuthUnavailable, "454 4.7.0"),
             (SessionError::RecipientLookupFailed, "451 4.3.0"),
             (SessionError::IdleTimeout, "421 4.4.2"),

@@ -72,7 +72,7 @@ use policy::{
 
 pub use event::{Envelope, Event, Recipient};
 
-use crate::error::{DeliveryError, SessionError, UnexpectedAnswer};
+use crate::error::{ContentError, DeliveryError, SessionError, UnexpectedAnswer};
 use crate::message::check_from;
 use crate::proto::body::Body;
 use crate::proto::command::{Auth, Bdat, Command, Hello, MailFrom, Mechanism, RcptTo};
@@ -926,6 +926,12 @@ impl Context {
         self.options.limits.check_message_size(size)?;
         if let Some(problem) = problem {
             return Err(problem.into());
+        }
+        // A leading folded line would continue whatever header the driver
+        // prepends, e.g. turn `X-Security-Classification: OFFICIAL` into
+        // OFFICIAL-SENSITIVE after the label was read.
+        if data.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+            return Err(ContentError::FoldedFirstLine.into());
         }
         // mail-parser has panicked on hostile input before; a message it
         // cannot read is refused, never a reason to end the process.
