@@ -64,13 +64,13 @@
 //! `proto` (response encoding, modified UTF-7), `session` (the state
 //! machine), `selected` (the selected mailbox's view), `ops` (the
 //! commands), `mime` (ENVELOPE, BODYSTRUCTURE, sections), `error` (every
-//! refusal and its response), `secret`, `server` (the async driver).
+//! refusal and its response), `server` (the async driver); [`Secret`] is
+//! `transport`'s.
 
 mod error;
 mod mime;
 mod ops;
 mod proto;
-mod secret;
 mod selected;
 mod server;
 mod session;
@@ -81,9 +81,9 @@ mod transcripts;
 
 pub use error::ImapError;
 pub use proto::extended::{AppendMessage, Extension, ListExtended, SearchReturn};
-pub use secret::Secret;
 pub use server::{AuthOutcome, Authenticator, Context, serve};
 pub use session::{Event, Options, Session, Step};
+pub use transport::Secret;
 
 /// The parse data (ENVELOPE, BODY, BODYSTRUCTURE) IMAP caches per body,
 /// for `store::NewMessage::cached` at delivery, so that the first FETCH

@@ -41,12 +41,11 @@
 //!
 //! `proto` (framing, commands, replies), `session` (the state machine and its
 //! events), `message` (header functions), `error` (every refusal and its
-//! reply), `secret`, `server` (the async driver).
+//! reply), `server` (the async driver); [`Secret`] is `transport`'s.
 
 mod error;
 pub mod message;
 mod proto;
-mod secret;
 mod server;
 mod session;
 
@@ -55,9 +54,9 @@ pub use proto::command::{
     Auth, Bdat, BodyType, Command, CommandError, Hello, MailFrom, Mechanism, Notify,
     OriginalRecipient, RcptTo, Ret,
 };
-pub use secret::Secret;
 pub use server::{AuthOutcome, Authenticator, Context, Timeouts, serve};
 pub use session::{Envelope, Event, Options, Recipient, Session, Step, TlsInfo};
+pub use transport::Secret;
 
 /// Sent, then the connection closed, when the server's connection caps are
 /// reached (RFC 5321 §3.8: 421 with the reason).

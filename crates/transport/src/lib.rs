@@ -19,10 +19,12 @@
 pub mod ca;
 pub mod certificate;
 mod lines;
+mod secret;
 mod server;
 mod stream;
 
 pub use certificate::CertificateError;
 pub use lines::{Line, LineBuffer};
+pub use secret::Secret;
 pub use server::{ServerTls, TlsSummary, provider};
 pub use stream::Stream;

@@ -49,7 +49,7 @@ use imap_codec::imap_types::mailbox::{ListCharString, ListMailbox, Mailbox};
 
 use crate::error::ImapError;
 use crate::proto::extended::{self, Extension};
-use crate::secret::Secret;
+use transport::Secret;
 
 /// The most a client may send in one literal before logging in: enough for
 /// any user name and password, too little to matter.

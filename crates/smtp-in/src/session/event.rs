@@ -5,7 +5,7 @@
 use policy::{Address, Label, Route, SenderOrigin};
 
 use crate::proto::command::{BodyType, Mechanism, Notify, OriginalRecipient, Ret};
-use crate::secret::Secret;
+use transport::Secret;
 
 /// Something only the driver can decide, because it needs I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]

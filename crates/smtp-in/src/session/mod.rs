@@ -79,7 +79,7 @@ use crate::proto::command::{Auth, Bdat, Command, Hello, MailFrom, Mechanism, Rcp
 use crate::proto::data::DotReceiver;
 use crate::proto::line::{LineError, LineFramer};
 use crate::proto::reply::{Positive, encode_refusal};
-use crate::secret::Secret;
+use transport::Secret;
 
 /// How a session behaves; set once per listener.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::SessionError;
-use crate::secret::Secret;
+use transport::Secret;
 
 /// The LOGIN mechanism's prompts, base64 of `Username:` and `Password:`.
 pub(super) const USERNAME_PROMPT: &str = "VXNlcm5hbWU6";

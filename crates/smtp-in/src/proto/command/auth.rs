@@ -3,7 +3,7 @@
 //! responses.
 
 use super::CommandError;
-use crate::secret::Secret;
+use transport::Secret;
 
 /// The SASL mechanisms Ward offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
