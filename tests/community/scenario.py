@@ -520,7 +520,8 @@ def an_outage_and_exactly_once_delivery(c):
     text = wait_until("the queue to show 200 with their last error", listed)
     check("mx.northshire.gov.uk" in text, text)
     c.start_gateway("northshire", c.ports["north"], c.north_dir, c.certs["mx.northshire.gov.uk"])
-    c.ward("queue", "flush", "northshire.gov.uk")
+    code, flushed = c.ward("queue", "flush", "northshire.gov.uk")
+    check("200 queued message(s) will be tried now" in flushed, flushed)
     wait_until("the queue to empty", lambda: "the queue is empty" in c.ward("queue", "list")[1], patience=120)
     after = message_ids(c.gateway_mail(c.north_dir))
     new = {k: v for k, v in after.items() if k not in before}

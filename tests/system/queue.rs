@@ -69,6 +69,12 @@ fn queued_mail_is_listed_held_released_flushed_and_deleted() {
         flushed.contains("2 queued message(s) will be tried now"),
         "{flushed}"
     );
+    // The organisation's domain without the suffix names it too.
+    let flushed = cli(&config, &["queue", "flush", "safeguarder"]);
+    assert!(
+        flushed.contains("2 queued message(s) will be tried now"),
+        "{flushed}"
+    );
     let flushed = cli(&config, &["queue", "flush", "nowhere.example"]);
     assert!(flushed.contains("0 queued message(s)"), "{flushed}");
     let deleted = cli(&config, &["queue", "delete", &ids[1]]);

@@ -171,20 +171,73 @@ pub(crate) fn delete(service: &Service, caller: &Caller, id: u64) -> Result<Resp
     })
 }
 
-/// True when `filter` names this destination: the gateway host or domain,
-/// a recipient domain, or the organisation's name (any case).
-fn matches(community: &Community, entry: &QueueEntry, filter: &str) -> bool {
-    let filter = filter.trim().to_ascii_lowercase();
-    entry.recipients.iter().any(|r| {
-        let domain = r.address.rsplit('@').next().unwrap_or_default();
-        let by_org = Address::parse(r.address.as_bytes(), ParseOptions::smtputf8())
-            .ok()
-            .and_then(|a| community.organisation_for(a.domain()).cloned())
-            .is_some_and(|o| o.name.to_ascii_lowercase() == filter);
-        destination(community, &r.address).to_ascii_lowercase() == filter
-            || domain.to_ascii_lowercase() == filter
-            || by_org
-    })
+/// The destinations of an entry's recipients that `filter` names: by the
+/// gateway host or domain, a recipient domain with or without the
+/// community suffix, or the organisation's name (any case). `None` names
+/// every destination.
+fn matching_destinations(
+    community: &Community,
+    entry: &QueueEntry,
+    filter: Option<&str>,
+) -> Vec<String> {
+    let filter = filter.map(|f| f.trim().trim_end_matches('.').to_ascii_lowercase());
+    let suffix = format!(".{}", community.suffix.as_str());
+    let mut out = Vec::new();
+    for r in &entry.recipients {
+        if matches!(
+            r.state,
+            RecipientState::Delivered { .. } | RecipientState::Failed { .. }
+        ) {
+            continue;
+        }
+        let destination = destination(community, &r.address);
+        let named = filter.as_deref().is_none_or(|filter| {
+            let domain = r
+                .address
+                .rsplit('@')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let by_org = Address::parse(r.address.as_bytes(), ParseOptions::smtputf8())
+                .ok()
+                .and_then(|a| community.organisation_for(a.domain()).cloned())
+                .is_some_and(|o| o.name.to_ascii_lowercase() == filter);
+            destination.to_ascii_lowercase() == filter
+                || domain == filter
+                || domain.strip_suffix(&suffix) == Some(filter)
+                || by_org
+        });
+        if named && !out.contains(&destination) {
+            out.push(destination);
+        }
+    }
+    out
+}
+
+/// The destinations (gateway hosts or domains, as the relay names them)
+/// of the queued mail `filter` names, for telling the relay what a flush
+/// covers.
+///
+/// # Errors
+///
+/// [`AdminError::Store`].
+pub fn flush_destinations(
+    service: &Service,
+    filter: Option<&str>,
+) -> Result<Vec<String>, AdminError> {
+    let community = service.community();
+    let mut all: Vec<String> = Vec::new();
+    for (_, e) in service.store.queue_entries()? {
+        if e.held {
+            continue;
+        }
+        for d in matching_destinations(&community, &e, filter) {
+            if !all.contains(&d) {
+                all.push(d);
+            }
+        }
+    }
+    Ok(all)
 }
 
 pub(crate) fn flush(
@@ -195,16 +248,17 @@ pub(crate) fn flush(
     operator(caller)?;
     let community = service.community();
     let now = service.now();
-    let mut due = 0;
-    for (id, e) in service.store.queue_entries()? {
-        if e.held || filter.is_some_and(|f| !matches(&community, &e, f)) {
-            continue;
-        }
-        service
-            .store
-            .update_queue_entry(id, |e| e.next_attempt_at = now)?;
-        due += 1;
-    }
+    let ids: Vec<QueueId> = service
+        .store
+        .queue_entries()?
+        .into_iter()
+        .filter(|(_, e)| !e.held && !matching_destinations(&community, e, filter).is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    // One durable write for them all.
+    let due = service
+        .store
+        .update_queue_entries(&ids, |e| e.next_attempt_at = now)?;
     service.audit(
         caller,
         "queue.flush",

@@ -237,6 +237,35 @@ impl Store {
         })
     }
 
+    /// Changes several queue entries in one atomic, durable write (one
+    /// fsync however many), e.g. making them all due now. Entries that no
+    /// longer exist are skipped. Returns how many were changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Corrupt`].
+    pub fn update_queue_entries(
+        &self,
+        ids: &[QueueId],
+        change: impl Fn(&mut QueueEntry),
+    ) -> Result<usize, Error> {
+        self.write(|txn| {
+            let mut changed = 0;
+            for id in ids {
+                let key = keys::id(keys::QUEUE, id.0);
+                let Some(mut entry) = txn.get_as::<QueueEntry>(&key, "queue entry")? else {
+                    continue;
+                };
+                let body = entry.body;
+                change(&mut entry);
+                entry.body = body;
+                txn.put_as(key, &entry);
+                changed += 1;
+            }
+            Ok(changed)
+        })
+    }
+
     /// Removes a queue entry (all recipients done, or an operator deleted
     /// it) and releases its body.
     ///

@@ -230,7 +230,24 @@ async fn operation(
     match outcome {
         Ok(Ok(response)) => {
             match relay_action {
-                Some(Some(destination)) => state.relay.flush(destination),
+                Some(Some(None)) => state.relay.flush(None),
+                Some(Some(Some(filter))) => {
+                    // Tell the relay each destination the filter named, in
+                    // the relay's own terms, so their back-off is cleared.
+                    let service = state.service.clone();
+                    let found = tokio::task::spawn_blocking(move || {
+                        accounts::queue::flush_destinations(&service, Some(&filter))
+                    })
+                    .await;
+                    match found {
+                        Ok(Ok(destinations)) => {
+                            for d in destinations {
+                                state.relay.flush(Some(d));
+                            }
+                        }
+                        _ => state.relay.flush(None),
+                    }
+                }
                 Some(None) => state.relay.wake(),
                 None => {}
             }
