@@ -9,7 +9,7 @@
 set -eu
 
 SECONDS_EACH=${1:-30}
-TARGETS="smtp_command smtp_session smtp_session_data address_parse classification footer"
+TARGETS="smtp_command smtp_session smtp_session_data address_parse classification footer imap_session"
 
 cd "$(dirname "$0")"
 nice -n 19 cargo +nightly fuzz build
