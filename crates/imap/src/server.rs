@@ -533,17 +533,11 @@ async fn handshake(
     ctx: &Context,
     shutdown: &CancellationToken,
 ) -> io::Result<Stream> {
-    tokio::select! {
-        () = shutdown.cancelled() => Err(io::Error::new(
-            io::ErrorKind::Interrupted,
-            "the server is shutting down",
-        )),
-        result = tokio::time::timeout(ctx.options.handshake_timeout, stream.upgrade(&ctx.tls)) => match result {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the TLS handshake took too long",
-            )),
-        },
-    }
+    stream
+        .upgrade_within(
+            &ctx.tls,
+            ctx.options.handshake_timeout,
+            shutdown.cancelled(),
+        )
+        .await
 }

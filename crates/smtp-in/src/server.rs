@@ -668,19 +668,9 @@ async fn handshake(
     ctx: &Context,
     shutdown: &CancellationToken,
 ) -> io::Result<Stream> {
-    tokio::select! {
-        () = shutdown.cancelled() => Err(io::Error::new(
-            io::ErrorKind::Interrupted,
-            "the server is shutting down",
-        )),
-        result = tokio::time::timeout(ctx.timeouts.handshake, stream.upgrade(&ctx.tls)) => match result {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the TLS handshake took too long",
-            )),
-        },
-    }
+    stream
+        .upgrade_within(&ctx.tls, ctx.timeouts.handshake, shutdown.cancelled())
+        .await
 }
 
 /// What the session needs to know about the connection's TLS: version,

@@ -21,11 +21,40 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// Performs the server side of the TLS handshake on a plain stream.
+    /// Performs the server side of the TLS handshake on a plain stream,
+    /// within `limit`, giving way to `stop` (the server shutting down).
     ///
     /// Whatever the client sent before the handshake and the caller had not
     /// read is never seen again by the session: the caller must discard its own
     /// read buffer (the STARTTLS command-injection class, CVE-2011-0411).
+    ///
+    /// # Errors
+    ///
+    /// The handshake's I/O or TLS error; `InvalidInput` if already TLS;
+    /// `TimedOut` past `limit`; `Interrupted` when `stop` completes first.
+    pub async fn upgrade_within(
+        self,
+        tls: &ServerTls,
+        limit: std::time::Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> io::Result<Self> {
+        tokio::select! {
+            () = stop => Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the server is shutting down",
+            )),
+            result = tokio::time::timeout(limit, self.upgrade(tls)) => match result {
+                Ok(result) => result,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the TLS handshake took too long",
+                )),
+            },
+        }
+    }
+
+    /// The TLS handshake alone, with no time limit (see
+    /// [`Stream::upgrade_within`]).
     ///
     /// # Errors
     ///
