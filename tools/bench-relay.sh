@@ -224,6 +224,8 @@ EOF
         --gateway localhost --gateway-port "$SINK_PORT" --reason "relay benchmark" --users 5 \
         --sponsor "Jo Bloggs|CPS|jo@cps.gov.uk|Lawyer" --signatory-name Sam \
         --signatory-position Partner --signatory-address "sam@$DOMAIN" --accept-terms 1.0 \
+        --address1 "1 High Street" --postcode "LS1 1AA" --telephone "0113 496 0000" \
+        --location "West Yorkshire" --business-type "Benchmark" \
         >"$WDIR/apply.txt" 2>&1 || die "org apply: $(cat "$WDIR/apply.txt")"
     ward_cli org approve 1 --first-name Sam --last-name Smith \
         --existing-address "sam.smith@$DOMAIN" >"$WDIR/approve.txt" 2>&1 ||

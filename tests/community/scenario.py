@@ -283,7 +283,9 @@ socket = "{c.work}/admin.sock"
 
 APPLY_COMMON = ["--reason", "We exchange case papers with the courts", "--users", "20",
                 "--sponsor", "Jo Bloggs|Crown Prosecution Service|jo.bloggs@cps.gov.uk|Senior Lawyer",
-                "--signatory-position", "Head of Chambers", "--accept-terms", "1.0"]
+                "--signatory-position", "Head of Chambers", "--accept-terms", "1.0",
+                "--address1", "1 High Street", "--postcode", "LS1 1AA", "--telephone", "0113 496 0000",
+                "--location", "West Yorkshire", "--business-type", "Solicitors"]
 
 
 @step

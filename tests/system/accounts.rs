@@ -138,15 +138,11 @@ impl Env {
         self.run(&["passwd", address], None, &format!("{current}\n{new}\n"))
     }
 
-    /// Applies for `domain` with flags and a good sponsor.
+    /// Applies for `domain` with flags, postal details and a good sponsor;
+    /// a flag in `more` replaces the default one.
     fn apply(&self, domain: &str, name: &str, more: &[&str]) -> Out {
-        let mut args = vec![
-            "org",
-            "apply",
-            "--domain",
-            domain,
-            "--name",
-            name,
+        let mut args = vec!["org", "apply", "--domain", domain, "--name", name];
+        let defaults = [
             "--reason",
             "We exchange case papers with the courts",
             "--users",
@@ -159,9 +155,13 @@ impl Env {
             "Managing Partner",
             "--signatory-address",
             "sam@example.org.uk",
+            "--accept-terms",
+            "1.0",
         ];
-        if !more.contains(&"--accept-terms") {
-            args.extend_from_slice(&["--accept-terms", "1.0"]);
+        for pair in defaults.chunks(2).chain(DETAILS.chunks(2)) {
+            if !more.contains(&pair[0]) {
+                args.extend_from_slice(pair);
+            }
         }
         args.extend_from_slice(more);
         self.ward(&args)
@@ -254,6 +254,23 @@ fn credentials(out: &str) -> (String, String) {
     (address, value_after(line, "one-time password:"))
 }
 
+/// The postal address, telephone, location and line of business every
+/// application gives (seed 001 step 10).
+const DETAILS: &[&str] = &[
+    "--address1",
+    "1 High Street",
+    "--town",
+    "Leeds",
+    "--postcode",
+    "LS1 1AA",
+    "--telephone",
+    "0113 496 0000",
+    "--location",
+    "West Yorkshire",
+    "--business-type",
+    "Solicitors",
+];
+
 fn both(test: impl Fn(Mode)) {
     test(Mode::Running);
     test(Mode::Stopped);
@@ -286,10 +303,12 @@ fn applications_are_checked_approved_and_rejected() {
             "--accept-terms",
             "1.0",
         ];
+        bad.extend_from_slice(DETAILS);
         env.ward(&bad).refused(&[
             "jo@gmail.com is not on a secure government domain",
             "pnn.police.uk",
             "nhs.net",
+            "Ask such a contact to sponsor you",
         ]);
         bad.retain(|a| *a != "--sponsor" && *a != "Jo Bloggs|Acme|jo@gmail.com|Friend");
         env.ward(&bad).refused(&["at least one sponsor"]);
@@ -325,6 +344,12 @@ abbreviation = "safeguarder"
 ex_directory = true
 reason = "Reports to the children's hearings"
 expected_users = 40
+address1 = "2 Court Street"
+town = "Edinburgh"
+postcode = "EH1 1AA"
+telephone = "0131 496 0000"
+location = "Scotland"
+business_type = "Other - Scotland"
 [[sponsors]]
 name = "Bruce Knight"
 organisation = "Scottish Courts"
@@ -481,7 +506,12 @@ fn first_login_must_change_the_one_time_password() {
             .refused(&["address or password is wrong"]);
         env.member((&kim, &otp2), &["directory", "search", "smith"])
             .refused(&["must be changed first"]);
+        // Issue 24: not back to a recent password, even after a reset.
+        env.passwd(&kim, &otp2, GOOD)
+            .refused(&["one of your 5 previous passwords"]);
         env.passwd(&kim, &otp2, GOOD2).ok();
+        env.passwd(&kim, GOOD2, GOOD)
+            .refused(&["one of your 5 previous passwords"]);
         env.member((&kim, GOOD2), &["directory", "search", "smith"])
             .ok();
         let audit = env.ward(&["audit"]).ok();
@@ -869,8 +899,12 @@ fn directory_exports_as_csv_and_vcard() {
         header,
         "Firstname,Lastname,UserType,Organisation,Secure Email,Address1,Address2,Town/City,Postcode,Telephone,Mobile,Description,Business Type,CJ Area,Account Status"
     );
-    assert!(csv.contains("Kim,\"O'Lee, Jr\",Webmail User,Oakfield Solicitors,kim@oakfield.org.uk.cjsm.net,1 Court Lane,,London,EC4A 1AA,+44 20 7946 0000,,Clerk; criminal team,,London,New User Locked"), "{csv}");
-    assert!(csv.contains("Organisation Admin"), "{csv}");
+    // Kim's own address and CJ Area stand; the organisation's line of
+    // business fills her empty Business Type.
+    assert!(csv.contains("Kim,\"O'Lee, Jr\",Webmail User,Oakfield Solicitors,kim@oakfield.org.uk.cjsm.net,1 Court Lane,,London,EC4A 1AA,+44 20 7946 0000,,Clerk; criminal team,Solicitors,London,New User Locked"), "{csv}");
+    // Sam gave no address: the organisation's, from its application, fills
+    // the columns.
+    assert!(csv.contains("Sam,Smith,Organisation Admin,Oakfield Solicitors,sam.smith@oakfield.org.uk.cjsm.net,1 High Street,,Leeds,LS1 1AA,,,,Solicitors,West Yorkshire,Active"), "{csv}");
 
     let vcf = env.dir().join("directory.vcf");
     env.ward(&[
@@ -963,4 +997,258 @@ fn the_demo_community_is_made_once() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("no demo community was created"));
+}
+
+/// Seed 001 step 9: "Don't know / other" is a connection; the operator
+/// chooses at approval. Steps 3 and 10: the organisation's postal address,
+/// telephone, location and line of business are required and kept.
+#[test]
+fn the_operator_decides_an_unknown_connection_and_details_are_kept() {
+    both(|mode| {
+        let env = Env::new(mode);
+        env.apply(
+            "oakfield.org.uk",
+            "Oakfield Solicitors",
+            &["--telephone", ""],
+        )
+        .refused(&["telephone: is required"]);
+        env.apply(
+            "oakfield.org.uk",
+            "Oakfield Solicitors",
+            &["--postcode", " "],
+        )
+        .refused(&["postcode: is required"]);
+        env.apply(
+            "oakfield.org.uk",
+            "Oakfield Solicitors",
+            &["--connection", "carrier pigeon"],
+        )
+        .refused(&["use mailbox, smtp, or unknown"]);
+        let out = env
+            .apply(
+                "oakfield.org.uk",
+                "Oakfield Solicitors",
+                &["--connection", "unknown", "--address2", "Floor 2"],
+            )
+            .ok();
+        let id = number_after(&out, "Application ");
+        let list = env.ward(&["org", "list"]).ok();
+        assert!(
+            list.contains("connection don't know / other")
+                && list.contains("1 High Street, Floor 2, Leeds, LS1 1AA; 0113 496 0000; West Yorkshire, Solicitors"),
+            "{list}"
+        );
+        let approve = |more: &[&str]| {
+            let mut args = vec![
+                "org",
+                "approve",
+                &id,
+                "--first-name",
+                "Sam",
+                "--last-name",
+                "Smith",
+                "--existing-address",
+                "sam.smith@oakfield.org.uk",
+            ];
+            args.extend_from_slice(more);
+            env.ward(&args)
+        };
+        approve(&[]).refused(&[
+            "Oakfield Solicitors did not know how it will connect",
+            "--connection smtp --gateway HOST",
+        ]);
+        approve(&["--connection", "smtp"]).refused(&["needs the host name"]);
+        approve(&["--connection", "smtp", "--gateway", "mail.oakfield.org.uk"]).ok();
+        let show = env.ward(&["org", "show", "oakfield.org.uk"]).ok();
+        for line in [
+            "connection    smtp via mail.oakfield.org.uk:25",
+            "address       1 High Street, Floor 2, Leeds, LS1 1AA",
+            "telephone     0113 496 0000",
+            "business      Solicitors, West Yorkshire",
+        ] {
+            assert!(show.contains(line), "{line:?} missing from {show}");
+        }
+        let audit = env.ward(&["audit", "--org", "oakfield.org.uk"]).ok();
+        assert!(
+            audit.contains("connection=smtp via mail.oakfield.org.uk:25"),
+            "{audit}"
+        );
+    });
+}
+
+/// Seed 001: a safeguarder applies from their own Gmail address, under the
+/// parent organisation, and gets `forename.surname@safeguarder.<suffix>`;
+/// no one connects gmail.com itself.
+#[test]
+fn an_individual_at_a_public_mail_provider_joins_under_a_parent() {
+    both(|mode| {
+        let env = Env::new(mode);
+        let parent = "Scotland - Justice System / Safeguarders";
+        let bruce = env.connect(
+            "scra.gov.uk",
+            parent,
+            &["--abbreviation", "safeguarder"],
+            ("Bruce", "Knight"),
+        );
+        let safeguarder = |first: &str, more: &[&str]| {
+            let name = format!("{first} Smith (Safeguarder)");
+            let own = format!("{}.smith@gmail.com", first.to_lowercase());
+            let signatory = format!("{first} Smith");
+            // Step 9: "Don't know/other", unless the test says otherwise.
+            let connection = if more.contains(&"--connection") {
+                &[][..]
+            } else {
+                &["--connection", "unknown"][..]
+            };
+            let mut args = vec![
+                "--parent",
+                parent,
+                "--abbreviation",
+                "Safeguarder",
+                "--ex-directory",
+                "--users",
+                "1",
+                "--signatory-name",
+                &signatory,
+                "--signatory-position",
+                "Safeguarder",
+                "--signatory-address",
+                &own,
+                "--location",
+                "Scotland",
+                "--business-type",
+                "Other - Scotland",
+            ];
+            args.extend_from_slice(connection);
+            args.extend_from_slice(more);
+            env.apply("gmail.com", &name, &args)
+        };
+        env.apply("gmail.com", "John Smith (Safeguarder)", &[])
+            .refused(&[
+                "gmail.com is a public mail provider, so this is an individual's application",
+                "give the parent organisation",
+            ]);
+        env.apply("yahoo.co.uk", "Smith Consulting", &[])
+            .refused(&["yahoo.co.uk is a public mail provider"]);
+        safeguarder(
+            "John",
+            &["--connection", "smtp", "--gateway", "smtp.gmail.com"],
+        )
+        .refused(&["an individual gets a hosted mailbox"]);
+
+        let john = number_after(&safeguarder("John", &[]).ok(), "Application ");
+        let jane = number_after(&safeguarder("Jane", &[]).ok(), "Application ");
+        safeguarder("John", &[]).refused(&[&format!(
+            "john.smith@gmail.com has already applied: application {john}"
+        )]);
+        let list = env.ward(&["org", "list"]).ok();
+        assert!(
+            list.contains(&format!("individual, joining {parent}")),
+            "{list}"
+        );
+
+        let out = env
+            .ward(&[
+                "org",
+                "approve",
+                &john,
+                "--first-name",
+                "John",
+                "--last-name",
+                "Smith",
+            ])
+            .ok();
+        assert!(
+            out.contains(&format!(
+                "John Smith (Safeguarder) approved as an individual member of {parent}."
+            )),
+            "{out}"
+        );
+        let address = value_after(&out, "Secure address:");
+        assert_eq!(address, "john.smith@safeguarder.cjsm.net");
+        env.passwd(&address, &value_after(&out, "One-time password:"), GOOD)
+            .ok();
+        let out = env
+            .ward(&[
+                "org",
+                "approve",
+                &jane,
+                "--first-name",
+                "Jane",
+                "--last-name",
+                "Smith",
+            ])
+            .ok();
+        assert_eq!(
+            value_after(&out, "Secure address:"),
+            "jane.smith@safeguarder.cjsm.net"
+        );
+
+        // Nobody holds gmail.com; the parent's administrator manages John
+        // (seed 001: resignations go to the parent's contact).
+        env.ward(&["org", "show", "gmail.com"])
+            .refused(&["gmail.com"]);
+        let list = env.ward(&["org", "list"]).ok();
+        assert!(!list.contains("gmail.com.cjsm.net"), "{list}");
+        let shown = env.member((&bruce, GOOD), &["user", "show", &address]).ok();
+        assert!(
+            shown.contains(parent) && shown.contains("0113 496 0000"),
+            "{shown}"
+        );
+        env.member((&bruce, GOOD), &["user", "suspend", &address])
+            .ok();
+    });
+}
+
+/// Seed 000: "we will also check whether your organisation is already
+/// connected, or if someone else has already made a duplicate application".
+#[test]
+fn duplicate_applications_are_found_by_organisation_name() {
+    both(|mode| {
+        let env = Env::new(mode);
+        env.connect(
+            "greenstonechambers.co.uk",
+            "Greenstone Chambers",
+            &[],
+            ("Eric", "Brown"),
+        );
+        env.apply("greenstone.law", "The Greenstone Chambers Ltd.", &[])
+            .refused(&[
+                "is already connected, as Greenstone Chambers (greenstonechambers.co.uk.cjsm.net)",
+                "ask its Organisation Administrator for an account",
+            ]);
+        let out = env
+            .apply("northgatelaw.co.uk", "Northgate Solicitors", &[])
+            .ok();
+        let id = number_after(&out, "Application ");
+        env.apply("northgate.law", "NORTHGATE SOLICITORS LLP", &[])
+            .refused(&[&format!(
+                "has already applied: application {id} from Northgate Solicitors (northgatelaw.co.uk)"
+            )]);
+        env.apply("northgate.law", "Northgate Law", &[]).ok();
+    });
+}
+
+/// Seed 001 step 7: sponsors must be on the secure domains, which are
+/// configuration (`[community] secure_domains`), as are the public mail
+/// providers.
+#[test]
+fn sponsor_domains_and_public_providers_are_configured() {
+    let env = Env::with_config(
+        Mode::Stopped,
+        "[community]\nsecure_domains = [\"justice.example\"]\npublic_mail_providers = [\"freemail.*\"]\n",
+    );
+    env.apply("oakfield.org.uk", "Oakfield Solicitors", &[])
+        .refused(&[
+            "jo.bloggs@cps.gov.uk is not on a secure government domain",
+            "justice.example",
+            "Ask such a contact to sponsor you",
+        ]);
+    let sponsor = [
+        "--sponsor",
+        "Jo Bloggs|Court|jo@court.justice.example|Clerk",
+    ];
+    env.apply("freemail.co.uk", "Jo Public", &sponsor)
+        .refused(&["freemail.co.uk is a public mail provider"]);
+    env.apply("gmail.com", "Google Mail", &sponsor).ok();
 }

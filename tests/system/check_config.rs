@@ -68,6 +68,18 @@ fn a_valid_file_passes() {
 /// Each case: a change to the valid file, the key path and words of the reason.
 const CASES: &[(&str, &str, &str, &str)] = &[
     (
+        "per-network cap below the per-address cap",
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nmax_connections_per_ip = 50\nmax_connections_per_network = 20",
+        "server.max_connections_per_network: 20 is below server.max_connections_per_ip (50)",
+    ),
+    (
+        "busy deadline longer than the normal one",
+        "data_dir = \"data\"",
+        "data_dir = \"data\"\nbusy_tls_deadline_seconds = 30",
+        "server.busy_tls_deadline_seconds: 30 is longer than server.tls_deadline_seconds (10)",
+    ),
+    (
         "bad retry wait",
         "[listen]",
         "[relay]\nretry_schedule = [\"2m\", \"soon\"]\n[listen]",
@@ -96,6 +108,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "[listen]",
         "[listne]\nsmtp = [\"127.0.0.1:1\"]\n[listen]",
         "listne: unknown section",
+    ),
+    (
+        "bad public mail provider",
+        "suffix = \"cjsm.net\"",
+        "suffix = \"cjsm.net\"\npublic_mail_providers = [\"hotmail.*\", \"mail.*.com\"]",
+        "community.public_mail_providers[1]: \"mail.*.com\" is not a domain or a word followed by .*",
     ),
     (
         "unknown key",

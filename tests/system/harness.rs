@@ -400,3 +400,58 @@ pub fn inbox(data: &Path, address: &str) -> Vec<Vec<u8>> {
         .map(|m| store.read_body(m.body).unwrap())
         .collect()
 }
+
+/// Runs a `ward` command as a member (`--as`, password in `WARD_PASSWORD`):
+/// (exit status success, stdout and stderr together).
+pub fn cli_as(config: &Path, args: &[&str], address: &str, password: &str) -> (bool, String) {
+    let out = Command::new(ward_bin())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--as")
+        .arg(address)
+        .env("WARD_PASSWORD", password)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Sends `count` messages over submission with smtplib as `user`, to
+/// `recipient`, each with the Message-ID `<{tag}-{n}@system.test>`; panics
+/// unless every one was accepted.
+pub fn submit_many(
+    port: u16,
+    user: &str,
+    password: &str,
+    recipient: &str,
+    tag: &str,
+    count: usize,
+) {
+    let script = r#"
+import smtplib, ssl, sys
+port, user, password, rcpt, tag, count = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+c = smtplib.SMTP("127.0.0.1", port, timeout=60)
+c.starttls(context=ctx); c.login(user, password)
+for n in range(count):
+    msg = (f"From: {user}\r\nTo: {rcpt}\r\nSubject: case {n}\r\n"
+           f"Message-ID: <{tag}-{n}@system.test>\r\n\r\nPapers {n}.\r\n")
+    c.sendmail(user, [rcpt], msg)
+c.quit()
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(port.to_string())
+        .args([user, password, recipient, tag, &count.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

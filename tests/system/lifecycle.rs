@@ -245,7 +245,10 @@ async fn sighup_reloads_the_certificate_without_dropping_connections() {
     // The connection opened before the reload still works.
     open.send("NOOP").await;
     assert!(open.reply().await[0].starts_with("250"));
-    assert!(ward.log_text().contains("certificates reloaded"));
+    assert!(
+        ward.log_text()
+            .contains("certificates and client CAs reloaded")
+    );
 
     // A broken certificate on reload keeps the working one.
     fs::write(dir.path().join("cert.pem"), "garbage").unwrap();

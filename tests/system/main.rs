@@ -8,8 +8,11 @@
 #![allow(unreachable_pub)]
 
 mod accounts;
+mod audit;
 mod check_config;
 mod community;
+mod crowding;
+mod files;
 mod harness;
 mod imap;
 mod lifecycle;
@@ -17,4 +20,6 @@ mod limits;
 mod queue;
 mod relay;
 mod smtp;
+mod spoofing;
+mod suspension;
 mod tls_policy;

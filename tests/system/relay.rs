@@ -15,7 +15,7 @@ use crate::harness::{PATIENCE, Ward, cli, write_config};
 
 /// A CA and a certificate for `localhost` from it, as PEM files in `dir`:
 /// (ca.pem, gateway.pem, gateway.key).
-fn gateway_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+pub fn gateway_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -38,7 +38,7 @@ fn gateway_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     paths
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -47,10 +47,10 @@ fn free_port() -> u16 {
 }
 
 /// The test gateway, killed when dropped.
-struct Gateway(Child);
+pub struct Gateway(Child);
 
 impl Gateway {
-    fn start(port: u16, cert: &Path, key: &Path, dir: &Path) -> Gateway {
+    pub fn start(port: u16, cert: &Path, key: &Path, dir: &Path) -> Gateway {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/community/support/gateway.py"
@@ -83,7 +83,7 @@ impl Drop for Gateway {
 }
 
 /// Message-ID → how many times the gateway received it.
-fn received(dir: &Path) -> HashMap<String, usize> {
+pub fn received(dir: &Path) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
@@ -101,33 +101,12 @@ fn received(dir: &Path) -> HashMap<String, usize> {
     seen
 }
 
-#[test]
-fn queued_mail_survives_sigkill_and_is_delivered_exactly_once_over_verified_tls() {
-    const MESSAGES: usize = 500;
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = gateway_certificates(dir.path());
-    let port = free_port();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[tls]\nextra_ca_file = \"{}\"\n\n[relay]\nretry_schedule = [\"1s\"]\n",
-            ca.display()
-        ),
-    );
-    let mut first = Ward::start(&config, &[]);
-    first.signal("TERM");
-    first.wait();
-    let demo = cli(&config, &["demo"]);
-    let (eric, password) = demo
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("user"))
-        .map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next().unwrap().to_owned(), w.nth(1).unwrap().to_owned())
-        })
-        .unwrap();
+/// Northshire Council joins as an SMTP organisation whose gateway is
+/// `localhost:port`, with unsuffixed addresses; its administrator is
+/// `sam.smith@northshire.gov.uk.cjsm.net`.
+pub fn connect_northshire(config: &Path, port: u16) {
     let apply = cli(
-        &config,
+        config,
         &[
             "org",
             "apply",
@@ -156,11 +135,21 @@ fn queued_mail_survives_sigkill_and_is_delivered_exactly_once_over_verified_tls(
             "sam@northshire.gov.uk",
             "--accept-terms",
             "1.0",
+            "--address1",
+            "1 High Street",
+            "--postcode",
+            "LS1 1AA",
+            "--telephone",
+            "0113 496 0000",
+            "--location",
+            "West Yorkshire",
+            "--business-type",
+            "Local authority",
         ],
     );
     assert!(apply.contains("recorded"), "{apply}");
     let approved = cli(
-        &config,
+        config,
         &[
             "org",
             "approve",
@@ -174,6 +163,34 @@ fn queued_mail_survives_sigkill_and_is_delivered_exactly_once_over_verified_tls(
         ],
     );
     assert!(approved.contains("approved"), "{approved}");
+}
+
+#[test]
+fn queued_mail_survives_sigkill_and_is_delivered_exactly_once_over_verified_tls() {
+    const MESSAGES: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = gateway_certificates(dir.path());
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[tls]\nextra_ca_file = \"{}\"\n\n[relay]\nretry_schedule = [\"1s\"]\n",
+            ca.display()
+        ),
+    );
+    let mut first = Ward::start(&config, &[]);
+    first.signal("TERM");
+    first.wait();
+    let demo = cli(&config, &["demo"]);
+    let (eric, password) = demo
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("user"))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next().unwrap().to_owned(), w.nth(1).unwrap().to_owned())
+        })
+        .unwrap();
+    connect_northshire(&config, port);
 
     // The gateway is down: everything waits in the queue.
     let mut ward = Ward::start(&config, &[]);

@@ -136,7 +136,9 @@ print("sent")
     );
     assert_eq!(eric_mail.len(), 1);
     let swaks_msg = String::from_utf8_lossy(&anna_mail[0]).into_owned();
-    assert!(swaks_msg.starts_with("Received: "), "{swaks_msg}");
+    // Final delivery: the reverse-path first, then the trace header.
+    assert!(swaks_msg.starts_with("Return-Path: <"), "{swaks_msg}");
+    assert!(swaks_msg.contains(">\r\nReceived: "), "{swaks_msg}");
     assert!(swaks_msg.contains("TLS"), "{swaks_msg}");
     assert!(
         swaks_msg.contains("Subject: swaks to anna")
@@ -359,6 +361,16 @@ fn ward_apply(config: &Path) -> String {
             "sam@oakfield.org.uk",
             "--accept-terms",
             "1.0",
+            "--address1",
+            "1 High Street",
+            "--postcode",
+            "LS1 1AA",
+            "--telephone",
+            "0113 496 0000",
+            "--location",
+            "West Yorkshire",
+            "--business-type",
+            "Solicitors",
         ],
     );
     cli(

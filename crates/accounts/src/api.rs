@@ -3,17 +3,24 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An application to join, with every field seed 001 asks for.
+/// An application to join, with every field seeds 000 and 001 ask for.
+///
+/// A `domain` at a public mail provider (`gmail.com`, ...) makes it an
+/// individual's application (seed 001's safeguarders): `parent` is then
+/// required, and the applicant becomes a member of that organisation,
+/// with an address under its abbreviation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApplicationForm {
     /// The organisation's email domain, e.g. `greenstonechambers.co.uk`.
     pub domain: String,
-    /// Its full name.
+    /// Its full name (an individual: their full name and role, e.g.
+    /// `John Smith (Safeguarder)`).
     pub name: String,
     /// The parent organisation's domain or name, if any.
     pub parent: Option<String>,
-    /// `mailbox` or `smtp`.
+    /// `mailbox`, `smtp`, or `unknown` ("don't know / other": the operator
+    /// chooses at approval).
     pub connection: String,
     /// The gateway host, for an `smtp` connection.
     pub gateway: Option<String>,
@@ -33,6 +40,37 @@ pub struct ApplicationForm {
     pub sponsors: Vec<SponsorForm>,
     /// The primary signatory.
     pub signatory: SignatoryForm,
+    /// First line of the postal address (required).
+    pub address1: String,
+    /// Second line of the postal address.
+    pub address2: String,
+    /// Town or city.
+    pub town: String,
+    /// Postcode (required).
+    pub postcode: String,
+    /// Telephone number (required).
+    pub telephone: String,
+    /// Geographic location of the head office, e.g. `Scotland` (required;
+    /// the directory's CJ Area).
+    pub location: String,
+    /// Line of business or practice area, e.g. `Solicitors` (required; the
+    /// directory's Business Type).
+    pub business_type: String,
+}
+
+/// The operator's choice of connection when approving (needed when the
+/// applicant said "don't know"; otherwise it overrides the applicant's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionForm {
+    /// `mailbox` or `smtp`.
+    pub connection: String,
+    /// The gateway host, for `smtp`.
+    pub gateway: Option<String>,
+    /// The gateway's port (default 25).
+    pub gateway_port: Option<u16>,
+    /// The organisation uses unsuffixed addresses internally.
+    pub strip_suffix: bool,
 }
 
 /// A sponsor on an application.
@@ -118,9 +156,14 @@ pub enum ExportFormat {
 #[allow(missing_docs)]
 pub enum Request {
     OrgApply(ApplicationForm),
+    /// Approve an application. `admin` is the Organisation Administrator
+    /// (for an individual's application, the individual). `connection` is
+    /// required when the applicant did not know theirs.
     OrgApprove {
         application: u64,
         admin: UserForm,
+        #[serde(default)]
+        connection: Option<ConnectionForm>,
     },
     OrgReject {
         application: u64,
@@ -135,6 +178,13 @@ pub enum Request {
     },
     OrgResume {
         organisation: String,
+    },
+    /// Hold (`held: true`) or release delivery to an organisation whose
+    /// mail server is down: its mail waits in the queue meanwhile. Its
+    /// Organisation Administrators may do this, as may the operator.
+    OrgDelivery {
+        organisation: String,
+        held: bool,
     },
     OrgAdmins {
         organisation: String,
@@ -225,6 +275,23 @@ pub enum Request {
         limit: Option<usize>,
     },
     AuditVerify,
+    /// One page of the audit log for export, oldest first: up to `max`
+    /// records (default 1000, at most 10 000) after sequence number
+    /// `after`, from `since` (seconds since the epoch) on. An Organisation
+    /// Administrator gets their organisation's records only.
+    AuditExport {
+        after: u64,
+        #[serde(default)]
+        since: Option<i64>,
+        #[serde(default)]
+        max: Option<usize>,
+    },
+    /// Whether the audit log still holds the points of these checkpoints
+    /// (their signatures already checked by the caller), and whether its
+    /// chain is intact.
+    AuditCheck {
+        checkpoints: Vec<AuditPoint>,
+    },
     Demo,
 }
 
@@ -239,6 +306,7 @@ impl Request {
             Self::OrgShow { .. } => "org-show",
             Self::OrgSuspend { .. } => "org-suspend",
             Self::OrgResume { .. } => "org-resume",
+            Self::OrgDelivery { .. } => "org-delivery",
             Self::OrgAdmins { .. } => "org-admins",
             Self::OrgCertIssue { .. } => "org-cert-issue",
             Self::OrgCertRevoke { .. } => "org-cert-revoke",
@@ -266,6 +334,8 @@ impl Request {
             Self::Invite { .. } => "invite",
             Self::AuditList { .. } => "audit-list",
             Self::AuditVerify => "audit-verify",
+            Self::AuditExport { .. } => "audit-export",
+            Self::AuditCheck { .. } => "audit-check",
             Self::Demo => "demo",
         }
     }
@@ -278,6 +348,7 @@ impl Request {
             Self::OrgApprove { .. }
                 | Self::OrgSuspend { .. }
                 | Self::OrgResume { .. }
+                | Self::OrgDelivery { .. }
                 | Self::OrgNetworks {
                     networks: Some(_),
                     ..
@@ -301,7 +372,15 @@ pub struct OrgView {
     pub ex_directory: bool,
     /// `active`, `suspended` or `closed`.
     pub state: String,
+    /// Delivery held: mail for it waits in the queue.
+    pub delivery_held: bool,
     pub users: usize,
+    /// Postal address, one line (empty when not known).
+    pub address: String,
+    pub telephone: String,
+    /// Geographic location (CJ Area).
+    pub location: String,
+    pub business_type: String,
 }
 
 /// An application as the operations show it.
@@ -321,6 +400,15 @@ pub struct ApplicationView {
     pub submitted_at: String,
     /// `pending`, `approved` or `rejected: REASON`.
     pub state: String,
+    /// An individual at a public mail provider, joining `parent`.
+    pub individual: bool,
+    pub parent: Option<String>,
+    /// Postal address, one line.
+    pub address: String,
+    pub telephone: String,
+    /// Geographic location (CJ Area).
+    pub location: String,
+    pub business_type: String,
 }
 
 /// A user as the operations show it (never the password hash).
@@ -365,16 +453,49 @@ pub struct DirectoryEntry {
     pub description: String,
 }
 
-/// One audit record, readable.
+/// One audit record, readable; also one line of `ward audit export`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct AuditLine {
     pub seq: u64,
+    /// UTC, `YYYY-MM-DD HH:MM:SS`.
     pub at: String,
+    /// Milliseconds since the Unix epoch, as hashed.
+    #[serde(default)]
+    pub at_millis: i64,
     pub actor: String,
     pub action: String,
     pub source: String,
     pub detail: String,
+    /// The previous record's hash, hexadecimal.
+    #[serde(default)]
+    pub prev_hash: String,
+    /// This record's hash (SHA-256 over `ward-audit-v1` and the fields),
+    /// hexadecimal.
+    #[serde(default)]
+    pub hash: String,
+}
+
+/// A point of the audit chain named by a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPoint {
+    /// The sequence number of the record it names.
+    pub seq: u64,
+    /// That record's hash, hexadecimal.
+    pub hash: String,
+}
+
+/// What the log says about one checkpoint's point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointView {
+    /// The checkpoint's sequence number.
+    pub seq: u64,
+    /// `contained` (the record there has that hash), `differs` (rewritten),
+    /// `beyond-head` (the log ends before it: cut or replaced) or `purged`
+    /// (removed by retention; cannot be compared).
+    pub outcome: String,
+    /// For `purged`: the first record retained.
+    pub first_retained: Option<u64>,
 }
 
 /// Every answer.
@@ -393,6 +514,14 @@ pub enum Response {
     Approved {
         organisation: OrgView,
         admin: Credentials,
+    },
+    /// An individual's application approved: their account in the parent
+    /// organisation.
+    Joined {
+        /// The applicant, as the application named them.
+        applicant: String,
+        organisation: OrgView,
+        account: Credentials,
     },
     Organisations {
         organisations: Vec<OrgView>,
@@ -425,6 +554,15 @@ pub enum Response {
         records: u64,
         intact: bool,
         problem: Option<String>,
+    },
+    /// The chain's state and each checkpoint's outcome.
+    AuditChecked {
+        records: u64,
+        intact: bool,
+        problem: Option<String>,
+        /// The log's last sequence number.
+        head: u64,
+        checkpoints: Vec<CheckpointView>,
     },
     Demo {
         created: bool,

@@ -66,8 +66,12 @@ fn convert(org: &store::Organisation, suffix: &Domain) -> Option<policy::Organis
             domains.push(base);
         }
     }
+    // Only applications should hold an undecided connection; an
+    // organisation recorded with one has its users' mailboxes here and its
+    // mail held in the queue until the operator chooses.
+    let undecided = org.connection == ConnectionKind::Undecided;
     let connection = match &org.connection {
-        ConnectionKind::Mailbox => Connection::Mailbox,
+        ConnectionKind::Mailbox | ConnectionKind::Undecided => Connection::Mailbox,
         ConnectionKind::Smtp {
             gateway,
             port,
@@ -88,6 +92,7 @@ fn convert(org: &store::Organisation, suffix: &Domain) -> Option<policy::Organis
         abbreviation,
         connection,
         suspended: org.state != OrgState::Active,
+        delivery_held: org.delivery_held || undecided,
         gateway_networks: Vec::new(),
     })
 }

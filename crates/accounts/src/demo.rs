@@ -47,6 +47,8 @@ pub(crate) fn create(service: &Service, caller: &Caller) -> Result<Response, Adm
         parent: None,
         ex_directory: false,
         state: OrgState::Active,
+        delivery_held: false,
+        details: Default::default(),
     };
     let safeguarders = Organisation {
         name: "Safeguarder Service".to_owned(),
@@ -63,6 +65,8 @@ pub(crate) fn create(service: &Service, caller: &Caller) -> Result<Response, Adm
         parent: None,
         ex_directory: false,
         state: OrgState::Active,
+        delivery_held: false,
+        details: Default::default(),
     };
     let people = [
         (

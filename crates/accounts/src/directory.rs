@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use store::{AccountStatus, ConnectionKind, OrgId, Organisation, Role, User};
+use store::{AccountStatus, ConnectionKind, DirectoryFields, OrgId, Organisation, Role, User};
 
 use crate::api::{DirectoryEntry, ExportFormat, Response};
 use crate::error::AdminError;
@@ -96,8 +96,33 @@ fn user_type(user: &User, org: &Organisation) -> &'static str {
         (Role::Operator, _) => "Operator",
         (Role::OrgAdmin, _) => "Organisation Admin",
         (Role::User, ConnectionKind::Smtp { .. }) => "SMTP User",
-        (Role::User, ConnectionKind::Mailbox) => "Webmail User",
+        (Role::User, ConnectionKind::Mailbox | ConnectionKind::Undecided) => "Webmail User",
     }
+}
+
+/// A member's directory fields with their organisation's filling the gaps:
+/// its postal address when the member gave none (the address is taken
+/// whole, never mixed with the member's), and its line of business and
+/// location. Telephone numbers stay the member's own.
+fn with_org_details(user: &User, org: &Organisation) -> DirectoryFields {
+    let mut d = user.directory.clone();
+    let o = &org.details;
+    if [&d.address1, &d.address2, &d.town, &d.postcode]
+        .iter()
+        .all(|f| f.trim().is_empty())
+    {
+        d.address1.clone_from(&o.address1);
+        d.address2.clone_from(&o.address2);
+        d.town.clone_from(&o.town);
+        d.postcode.clone_from(&o.postcode);
+    }
+    if d.business_type.trim().is_empty() {
+        d.business_type.clone_from(&o.business_type);
+    }
+    if d.cj_area.trim().is_empty() {
+        d.cj_area.clone_from(&o.location);
+    }
+    d
 }
 
 pub(crate) fn export(
@@ -120,7 +145,7 @@ fn csv_export(members: &[(User, Organisation)]) -> Result<String, AdminError> {
     let failed = |e: csv::Error| AdminError::invalid("export", e.to_string());
     writer.write_record(CSV_COLUMNS).map_err(failed)?;
     for (u, o) in members {
-        let d = &u.directory;
+        let d = &with_org_details(u, o);
         writer
             .write_record([
                 u.first_name.as_str(),
@@ -179,7 +204,7 @@ fn fold(line: &str, out: &mut String) {
 }
 
 fn vcard(user: &User, org: &Organisation) -> String {
-    let d = &user.directory;
+    let d = &with_org_details(user, org);
     let mut lines = vec![
         "BEGIN:VCARD".to_owned(),
         "VERSION:4.0".to_owned(),
@@ -260,5 +285,76 @@ mod tests {
         assert_eq!(out.replace("\r\n ", ""), format!("{}\r\n", "x".repeat(160)));
         assert_eq!(escape("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
         assert_eq!(tel_uri("+44 (0)20 7946 0000"), "+44-020-7946-0000");
+    }
+
+    #[test]
+    fn an_organisations_details_fill_a_members_gaps() {
+        let org = Organisation {
+            name: "Oakfield Solicitors".to_owned(),
+            domains: vec!["oakfield.org.uk.cjsm.net".to_owned()],
+            abbreviation: None,
+            connection: ConnectionKind::Mailbox,
+            parent: None,
+            ex_directory: false,
+            state: store::OrgState::Active,
+            delivery_held: false,
+            details: store::OrgDetails {
+                address1: "1 High Street".to_owned(),
+                address2: String::new(),
+                town: "Leeds".to_owned(),
+                postcode: "LS1 1AA".to_owned(),
+                telephone: "0113 496 0000".to_owned(),
+                location: "West Yorkshire".to_owned(),
+                business_type: "Solicitors".to_owned(),
+            },
+        };
+        let mut user = User {
+            address: "sam.smith@oakfield.org.uk.cjsm.net".to_owned(),
+            first_name: "Sam".to_owned(),
+            last_name: "Smith".to_owned(),
+            notice_address: None,
+            organisation: OrgId(1),
+            role: Role::User,
+            directory: DirectoryFields::default(),
+            ex_directory: false,
+            status: AccountStatus::Active,
+            password_hash: None,
+            password_set_at: None,
+            previous_passwords: Vec::new(),
+            failed_attempts: 0,
+            locked_at: None,
+            last_login: None,
+            created_at: 0,
+        };
+        let d = with_org_details(&user, &org);
+        assert_eq!(
+            (
+                d.address1.as_str(),
+                d.town.as_str(),
+                d.postcode.as_str(),
+                d.cj_area.as_str(),
+                d.business_type.as_str(),
+                d.telephone.as_str()
+            ),
+            (
+                "1 High Street",
+                "Leeds",
+                "LS1 1AA",
+                "West Yorkshire",
+                "Solicitors",
+                ""
+            )
+        );
+        // A member's own address is kept whole, not mixed with the
+        // organisation's; their own business type wins too.
+        user.directory.town = "York".to_owned();
+        user.directory.business_type = "Barrister".to_owned();
+        let d = with_org_details(&user, &org);
+        assert_eq!(
+            (d.address1.as_str(), d.town.as_str(), d.postcode.as_str()),
+            ("", "York", "")
+        );
+        assert_eq!(d.business_type, "Barrister");
+        assert_eq!(d.cj_area, "West Yorkshire");
     }
 }

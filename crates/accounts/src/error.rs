@@ -60,10 +60,10 @@ impl std::fmt::Display for AccountRefusal {
                 "the account is locked; ask your Organisation Administrator to unlock it"
             }
             Self::MustChangePassword => {
-                "the one-time password must be changed first: run `ward passwd` (or use the web page)"
+                "the one-time password must be changed first: `ward passwd ADDRESS` on the Ward server"
             }
             Self::PasswordExpired => {
-                "the password has expired: change it with `ward passwd` (or the web page)"
+                "the password has expired: change it with `ward passwd ADDRESS` on the Ward server"
             }
             Self::Suspended => {
                 "the account is suspended; ask your Organisation Administrator"

@@ -1,11 +1,15 @@
 //! Ward's organisations and accounts: the operations behind the admin API,
 //! the `ward` command line and (later) the web portal, kept in one place.
 //!
-//! - Organisations **apply** with every field of seed 001 (sponsors on a
-//!   secure government domain, a signatory accepting a named version of the
-//!   terms); an operator **approves** (creating the organisation and its
-//!   Organisation Administrator with a one-time password) or rejects, and
-//!   can suspend and resume an organisation.
+//! - Organisations **apply** with every field of seeds 000 and 001 (sponsors
+//!   on a secure government domain, a signatory accepting a named version of
+//!   the terms, postal address and line of business, a connection that may
+//!   be "don't know"); duplicates are refused by domain and by name. An
+//!   individual at a public mail provider applies under a parent
+//!   organisation. An operator **approves** (creating the organisation and
+//!   its Organisation Administrator with a one-time password, or the
+//!   individual's account in the parent) or rejects, and can suspend and
+//!   resume an organisation.
 //! - **Users** are added one at a time or from a CSV file (all or none),
 //!   with addresses formed by the organisation's scheme and a one-time
 //!   password that must be changed at first login. Administrators suspend,
@@ -23,6 +27,7 @@
 //! tests move it instead of sleeping.
 
 mod api;
+mod audit;
 mod certs;
 pub mod clock;
 mod community;
@@ -39,13 +44,14 @@ mod users;
 mod verified;
 
 pub use api::{
-    ApplicationForm, ApplicationView, AuditLine, CertificateView, Credentials, DirectoryEntry,
-    DirectoryForm, ExportFormat, OrgView, QueueEntryView, QueueRecipientView, Request, Response,
-    SignatoryForm, SponsorForm, UserForm, UserView,
+    ApplicationForm, ApplicationView, AuditLine, AuditPoint, CertificateView, CheckpointView,
+    ConnectionForm, Credentials, DirectoryEntry, DirectoryForm, ExportFormat, OrgView,
+    QueueEntryView, QueueRecipientView, Request, Response, SignatoryForm, SponsorForm, UserForm,
+    UserView,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use directory::CSV_COLUMNS;
 pub use error::{AccountRefusal, AdminError};
-pub use service::{Actor, Caller, Login, Service, status_text};
+pub use service::{Actor, Caller, Login, Service, SessionRevoked, status_text};
 pub use settings::Settings;
 pub use users::IMPORT_COLUMNS;

@@ -1,16 +1,20 @@
-//! Organisations: applying, approval with an Organisation Administrator,
-//! rejection, listing, suspension.
+//! Organisations: applying (an organisation, or an individual at a public
+//! mail provider under a parent organisation), approval with an
+//! Organisation Administrator, rejection, listing, suspension.
 
 use policy::{Address, Domain, ParseOptions};
 use store::{
-    Application, ApplicationId, ApplicationState, ConnectionKind, Error as StoreError, OrgState,
-    Organisation, Role, Sponsor, TermsAcceptance,
+    Application, ApplicationId, ApplicationState, ConnectionKind, Error as StoreError, OrgDetails,
+    OrgId, OrgState, Organisation, Role, Sponsor, TermsAcceptance,
 };
 
-use crate::api::{ApplicationForm, ApplicationView, Response, UserForm};
+use crate::api::{
+    ApplicationForm, ApplicationView, ConnectionForm, DirectoryForm, Response, UserForm,
+};
 use crate::clock::format_utc;
 use crate::error::AdminError;
-use crate::service::{Caller, Service, connection_text};
+use crate::service::{Caller, Service, connection_text, postal_address};
+use crate::settings::Settings;
 use crate::users;
 
 fn operator_only(caller: &Caller, what: &str) -> Result<(), AdminError> {
@@ -45,6 +49,13 @@ pub(crate) fn parse_address(field: &str, value: &str) -> Result<Address, AdminEr
 
 /// Checks a form and records the application with the signatory's
 /// acceptance of the terms.
+///
+/// An application from a public mail provider's domain is an individual's
+/// (seed 001's safeguarders): it must name a parent organisation with an
+/// abbreviation and hosted mailboxes, and claims no domain. Any other
+/// application is refused when its domain is connected or has applied, or
+/// when its name, normalised, is that of a connected organisation or of a
+/// pending application.
 pub(crate) fn apply(
     service: &Service,
     caller: &Caller,
@@ -60,62 +71,45 @@ pub(crate) fn apply(
         ));
     }
     let name = required("name", &form.name)?;
-    let suffixed = format!("{}.{suffix}", domain.as_str());
-    if let Some((_, org)) = service.store.organisation_by_domain(&suffixed)? {
-        return Err(AdminError::Conflict(format!(
-            "{} is already connected, as {}",
-            domain.as_str(),
-            org.name
-        )));
+    let key = name_key(&name);
+    if key.is_empty() {
+        return Err(AdminError::invalid(
+            "name",
+            "give the organisation's name in full",
+        ));
     }
-    for (id, app) in service.store.applications()? {
-        if app.state == ApplicationState::Pending && app.domain == domain.as_str() {
-            return Err(AdminError::Conflict(format!(
-                "{} has already applied: application {} from {}, waiting for a decision",
-                domain.as_str(),
-                id.0,
-                app.organisation_name
-            )));
-        }
-    }
+    let individual = settings.is_public_mail_provider(domain.as_str());
     let parent = match form.parent.as_deref().map(str::trim) {
-        Some(p) if !p.is_empty() => Some(
-            service
-                .find_org(p)
-                .map_err(|_| {
-                    AdminError::invalid(
-                        "parent",
-                        format!("no connected organisation is called {p}"),
-                    )
-                })?
-                .0,
-        ),
+        Some(p) if !p.is_empty() => Some(service.find_org(p).map_err(|_| {
+            AdminError::invalid("parent", format!("no connected organisation is called {p}"))
+        })?),
         _ => None,
     };
-    let connection = connection(form)?;
-    let abbreviation = match form.abbreviation.as_deref().map(str::trim) {
-        Some(a) if !a.is_empty() => {
-            let a = parse_domain("abbreviation", a)?;
-            if a.as_str().contains('.') {
-                return Err(AdminError::invalid(
-                    "abbreviation",
-                    "must be a single word such as safeguarder (no dots)",
-                ));
-            }
-            if let Some((_, org)) = service
-                .store
-                .organisation_by_domain(&format!("{}.{suffix}", a.as_str()))?
-            {
-                return Err(AdminError::Conflict(format!(
-                    "the abbreviation {} is already used by {}",
-                    a.as_str(),
-                    org.name
-                )));
-            }
-            Some(a.as_str().to_owned())
-        }
-        _ => None,
+    let signatory_address =
+        parse_address("signatory.address", &form.signatory.address)?.to_string();
+    let (connection, abbreviation) = if individual {
+        let parent = individual_parent(domain.as_str(), parent.as_ref())?;
+        individual_duplicates(service, &signatory_address)?;
+        (
+            individual_connection(form, parent)?,
+            individual_abbreviation(form, parent)?,
+        )
+    } else {
+        domain_duplicates(service, domain.as_str(), suffix)?;
+        (
+            connection(
+                "connection",
+                &form.connection,
+                form.gateway.as_deref(),
+                form.gateway_port,
+                form.strip_suffix,
+                true,
+            )?,
+            abbreviation(service, form.abbreviation.as_deref(), suffix)?,
+        )
     };
+    name_duplicates(service, &name, &key)?;
+    let details = details(form)?;
     let reason = required("reason", &form.reason)?;
     if form.expected_users == 0 {
         return Err(AdminError::invalid(
@@ -123,10 +117,295 @@ pub(crate) fn apply(
             "say how many users you expect (at least 1)",
         ));
     }
+    let sponsors = sponsors(settings, form)?;
+    let signatory_name = required("signatory.name", &form.signatory.name)?;
+    let signatory_position = required("signatory.position", &form.signatory.position)?;
+    if form.signatory.accepts_terms.trim() != settings.terms_version {
+        return Err(AdminError::invalid(
+            "signatory.accepts_terms",
+            format!(
+                "the primary signatory must accept the terms and conditions, version {}",
+                settings.terms_version
+            ),
+        ));
+    }
+    let now = service.now();
+    let application = Application {
+        domain: domain.as_str().to_owned(),
+        organisation_name: name.clone(),
+        parent: parent.as_ref().map(|(id, _)| *id),
+        connection,
+        ex_directory: form.ex_directory,
+        abbreviation,
+        reason,
+        expected_users: form.expected_users,
+        sponsors,
+        signatory_name: signatory_name.clone(),
+        signatory_position,
+        signatory_address: signatory_address.clone(),
+        terms_version: settings.terms_version.clone(),
+        submitted_at: now,
+        state: ApplicationState::Pending,
+        details,
+        individual,
+    };
+    let id = service
+        .store
+        .submit_application(&application)
+        .map_err(|e| match e {
+            StoreError::DuplicateApplication(d) => AdminError::Conflict(format!(
+                "{d} has already applied and is waiting for a decision"
+            )),
+            other => other.into(),
+        })?;
+    service.store.record_terms_acceptance(&TermsAcceptance {
+        // An individual shares the provider's domain: their acceptance is
+        // recorded against their own address.
+        domain: if individual {
+            signatory_address.clone()
+        } else {
+            domain.as_str().to_owned()
+        },
+        name: signatory_name,
+        address: signatory_address,
+        terms_version: settings.terms_version.clone(),
+        accepted_at: now,
+    })?;
+    let mut detail = format!("application={} domain={} org={name}", id.0, domain.as_str());
+    if let Some((_, p)) = &parent {
+        detail.push_str(&format!(" parent={}", p.name));
+    }
+    if individual {
+        detail.push_str(" individual=yes");
+    }
+    service.audit(caller, "org.apply", &detail)?;
+    Ok(Response::Applied {
+        application: id.0,
+        domain: domain.as_str().to_owned(),
+    })
+}
+
+/// Refuses a domain already connected or with an application pending.
+fn domain_duplicates(service: &Service, domain: &str, suffix: &str) -> Result<(), AdminError> {
+    if let Some((_, org)) = service
+        .store
+        .organisation_by_domain(&format!("{domain}.{suffix}"))?
+    {
+        return Err(AdminError::Conflict(format!(
+            "{domain} is already connected, as {}",
+            org.name
+        )));
+    }
+    for (id, app) in service.store.applications()? {
+        if app.state == ApplicationState::Pending && !app.individual && app.domain == domain {
+            return Err(AdminError::Conflict(format!(
+                "{domain} has already applied: application {} from {}, waiting for a decision",
+                id.0, app.organisation_name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a name that, normalised, is a connected organisation's or a
+/// pending application's: the applicant is told which, and what to do.
+fn name_duplicates(service: &Service, name: &str, key: &str) -> Result<(), AdminError> {
+    for (_, org) in service.store.organisations()? {
+        if org.state != OrgState::Closed && name_key(&org.name) == key {
+            return Err(AdminError::Conflict(format!(
+                "{name} is already connected, as {} ({}): ask its Organisation Administrator for an account; \
+                 if yours is a different organisation, give its name in full",
+                org.name,
+                org.domains.join(", ")
+            )));
+        }
+    }
+    for (id, app) in service.store.applications()? {
+        if app.state == ApplicationState::Pending && name_key(&app.organisation_name) == key {
+            return Err(AdminError::Conflict(format!(
+                "{name} has already applied: application {} from {} ({}), waiting for a decision",
+                id.0, app.organisation_name, app.domain
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An organisation's name reduced for comparison: lower case; apostrophes
+/// and full stops dropped (`H.M.` is `hm`, `Children's` is `childrens`);
+/// `&` read as `and`; other punctuation and runs of white space one space;
+/// and the words `the` and the legal forms (`Ltd`, `Limited`, `LLP`,
+/// `PLC`, `LLC`, `Inc`, `CIC`) left out.
+pub(crate) fn name_key(name: &str) -> String {
+    const IGNORED: [&str; 8] = ["the", "ltd", "limited", "llp", "plc", "llc", "inc", "cic"];
+    let mut spaced = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        match c {
+            '\'' | '\u{2019}' | '.' => {}
+            '&' => spaced.push_str(" and "),
+            c if c.is_alphanumeric() => spaced.push(c),
+            _ => spaced.push(' '),
+        }
+    }
+    spaced
+        .split_whitespace()
+        .filter(|w| !IGNORED.contains(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The parent an individual joins under: required, with an abbreviation
+/// (their address is `forename.surname@ABBREV.<suffix>`) and hosted
+/// mailboxes.
+fn individual_parent<'a>(
+    domain: &str,
+    parent: Option<&'a (OrgId, Organisation)>,
+) -> Result<&'a Organisation, AdminError> {
+    let Some((_, org)) = parent else {
+        return Err(AdminError::invalid(
+            "parent",
+            format!(
+                "{domain} is a public mail provider, so this is an individual's application: \
+                 give the parent organisation you work under (a safeguarder names the organisation \
+                 that appoints safeguarders); no one can connect {domain} itself"
+            ),
+        ));
+    };
+    if org.abbreviation.is_none() || org.connection != ConnectionKind::Mailbox {
+        return Err(AdminError::invalid(
+            "parent",
+            format!(
+                "{} cannot take individual members: that needs an abbreviation and hosted mailboxes; \
+                 ask the service which parent organisation to name",
+                org.name
+            ),
+        ));
+    }
+    Ok(org)
+}
+
+/// An individual gets a hosted mailbox under the parent.
+fn individual_connection(
+    form: &ApplicationForm,
+    parent: &Organisation,
+) -> Result<ConnectionKind, AdminError> {
+    match connection(
+        "connection",
+        &form.connection,
+        form.gateway.as_deref(),
+        form.gateway_port,
+        form.strip_suffix,
+        true,
+    )? {
+        ConnectionKind::Smtp { .. } => Err(AdminError::invalid(
+            "connection",
+            format!(
+                "an individual gets a hosted mailbox under {}: use mailbox or unknown",
+                parent.name
+            ),
+        )),
+        _ => Ok(ConnectionKind::Mailbox),
+    }
+}
+
+/// An individual's address is under the parent's abbreviation: none may
+/// be given, or the parent's own (seed 001 has safeguarders type it).
+fn individual_abbreviation(
+    form: &ApplicationForm,
+    parent: &Organisation,
+) -> Result<Option<String>, AdminError> {
+    let own = parent.abbreviation.clone().unwrap_or_default();
+    match form.abbreviation.as_deref().map(str::trim) {
+        Some(a) if !a.is_empty() && !a.eq_ignore_ascii_case(&own) => Err(AdminError::invalid(
+            "abbreviation",
+            format!(
+                "an individual's address is under {}'s abbreviation, {own}: leave it out or give {own}",
+                parent.name
+            ),
+        )),
+        _ => Ok(Some(own)),
+    }
+}
+
+/// Refuses a second pending application from the same individual.
+fn individual_duplicates(service: &Service, address: &str) -> Result<(), AdminError> {
+    for (id, app) in service.store.applications()? {
+        if app.state == ApplicationState::Pending
+            && app.individual
+            && app.signatory_address.eq_ignore_ascii_case(address)
+        {
+            return Err(AdminError::Conflict(format!(
+                "{address} has already applied: application {} from {}, waiting for a decision",
+                id.0, app.organisation_name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A requested abbreviation: one word, not already connected.
+fn abbreviation(
+    service: &Service,
+    requested: Option<&str>,
+    suffix: &str,
+) -> Result<Option<String>, AdminError> {
+    let Some(a) = requested.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    let a = parse_domain("abbreviation", a)?;
+    if a.as_str().contains('.') {
+        return Err(AdminError::invalid(
+            "abbreviation",
+            "must be a single word such as safeguarder (no dots)",
+        ));
+    }
+    if let Some((_, org)) = service
+        .store
+        .organisation_by_domain(&format!("{}.{suffix}", a.as_str()))?
+    {
+        return Err(AdminError::Conflict(format!(
+            "the abbreviation {} is already used by {}",
+            a.as_str(),
+            org.name
+        )));
+    }
+    Ok(Some(a.as_str().to_owned()))
+}
+
+/// The postal address, telephone, location and line of business.
+fn details(form: &ApplicationForm) -> Result<OrgDetails, AdminError> {
+    let telephone = required("telephone", &form.telephone)?;
+    let digits = telephone.chars().filter(char::is_ascii_digit).count();
+    if !telephone
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        || !(6..=20).contains(&digits)
+    {
+        return Err(AdminError::invalid(
+            "telephone",
+            format!("{telephone:?} is not a telephone number: use digits, spaces and + - ( )"),
+        ));
+    }
+    Ok(OrgDetails {
+        address1: required("address1", &form.address1)?,
+        address2: form.address2.trim().to_owned(),
+        town: form.town.trim().to_owned(),
+        postcode: required("postcode", &form.postcode)?,
+        telephone,
+        location: required("location", &form.location)?,
+        business_type: required("business_type", &form.business_type)?,
+    })
+}
+
+/// At least one sponsor, each on one of the secure government domains.
+fn sponsors(settings: &Settings, form: &ApplicationForm) -> Result<Vec<Sponsor>, AdminError> {
+    let list = settings.secure_domains.join(", ");
+    let what = "a sponsor is someone you will exchange secure mail with who can confirm your \
+                business need, with an address on one of the service's secure government domains";
     if form.sponsors.is_empty() {
         return Err(AdminError::invalid(
             "sponsors",
-            "at least one sponsor on a secure government domain is required",
+            format!("at least one sponsor is required: {what}: {list}"),
         ));
     }
     let mut sponsors = Vec::new();
@@ -142,9 +421,9 @@ pub(crate) fn apply(
             return Err(AdminError::invalid(
                 field("address"),
                 format!(
-                    "{} is not on a secure government domain; a sponsor's address must be on one of: {}",
-                    s.address.trim(),
-                    settings.secure_domains.join(", ")
+                    "{} is not on a secure government domain; {what}: {list}. \
+                     Ask such a contact to sponsor you and give their address there",
+                    s.address.trim()
                 ),
             ));
         }
@@ -155,81 +434,43 @@ pub(crate) fn apply(
             position: required(&field("position"), &s.position)?,
         });
     }
-    let signatory_name = required("signatory.name", &form.signatory.name)?;
-    let signatory_position = required("signatory.position", &form.signatory.position)?;
-    let signatory_address =
-        parse_address("signatory.address", &form.signatory.address)?.to_string();
-    if form.signatory.accepts_terms.trim() != settings.terms_version {
-        return Err(AdminError::invalid(
-            "signatory.accepts_terms",
-            format!(
-                "the primary signatory must accept the terms and conditions, version {}",
-                settings.terms_version
-            ),
-        ));
-    }
-    let now = service.now();
-    let application = Application {
-        domain: domain.as_str().to_owned(),
-        organisation_name: name.clone(),
-        parent,
-        connection,
-        ex_directory: form.ex_directory,
-        abbreviation,
-        reason,
-        expected_users: form.expected_users,
-        sponsors,
-        signatory_name: signatory_name.clone(),
-        signatory_position,
-        signatory_address: signatory_address.clone(),
-        terms_version: settings.terms_version.clone(),
-        submitted_at: now,
-        state: ApplicationState::Pending,
-    };
-    let id = service
-        .store
-        .submit_application(&application)
-        .map_err(|e| match e {
-            StoreError::DuplicateApplication(d) => AdminError::Conflict(format!(
-                "{d} has already applied and is waiting for a decision"
-            )),
-            other => other.into(),
-        })?;
-    service.store.record_terms_acceptance(&TermsAcceptance {
-        domain: domain.as_str().to_owned(),
-        name: signatory_name,
-        address: signatory_address,
-        terms_version: settings.terms_version.clone(),
-        accepted_at: now,
-    })?;
-    service.audit(
-        caller,
-        "org.apply",
-        &format!("application={} domain={} org={name}", id.0, domain.as_str()),
-    )?;
-    Ok(Response::Applied {
-        application: id.0,
-        domain: domain.as_str().to_owned(),
-    })
+    Ok(sponsors)
 }
 
-fn connection(form: &ApplicationForm) -> Result<ConnectionKind, AdminError> {
-    match form.connection.trim().to_ascii_lowercase().as_str() {
-        "mailbox" | "" => {
-            if form
-                .gateway
-                .as_deref()
-                .is_some_and(|g| !g.trim().is_empty())
-            {
-                return Err(AdminError::invalid(
-                    "gateway",
-                    "a gateway is only for an smtp connection",
-                ));
-            }
+/// A connection kind from its words: `mailbox`, `smtp` (with a gateway),
+/// or, when `may_defer`, `unknown` ("don't know / other").
+fn connection(
+    field: &str,
+    kind: &str,
+    gateway: Option<&str>,
+    port: Option<u16>,
+    strip_suffix: bool,
+    may_defer: bool,
+) -> Result<ConnectionKind, AdminError> {
+    let no_gateway = || -> Result<(), AdminError> {
+        if gateway.is_some_and(|g| !g.trim().is_empty()) {
+            return Err(AdminError::invalid(
+                "gateway",
+                "a gateway is only for an smtp connection",
+            ));
+        }
+        Ok(())
+    };
+    let word = kind.trim().to_ascii_lowercase();
+    // An application's connection defaults to mailbox; an approval's
+    // choice must be said.
+    let word = if word.is_empty() && may_defer {
+        "mailbox".to_owned()
+    } else {
+        word
+    };
+    match word.as_str() {
+        "mailbox" => {
+            no_gateway()?;
             Ok(ConnectionKind::Mailbox)
         }
         "smtp" => {
-            let gateway = form.gateway.as_deref().unwrap_or("");
+            let gateway = gateway.unwrap_or("");
             if gateway.trim().is_empty() {
                 return Err(AdminError::invalid(
                     "gateway",
@@ -238,13 +479,25 @@ fn connection(form: &ApplicationForm) -> Result<ConnectionKind, AdminError> {
             }
             Ok(ConnectionKind::Smtp {
                 gateway: parse_domain("gateway", gateway)?.as_str().to_owned(),
-                port: form.gateway_port.unwrap_or(25),
-                strip_suffix: form.strip_suffix,
+                port: port.unwrap_or(25),
+                strip_suffix,
             })
         }
+        "unknown" | "dont-know" | "don't-know" | "don't know" | "other" | "undecided"
+            if may_defer =>
+        {
+            no_gateway()?;
+            Ok(ConnectionKind::Undecided)
+        }
         other => Err(AdminError::invalid(
-            "connection",
-            format!("{other:?} is not a connection kind; use mailbox or smtp"),
+            field,
+            if may_defer {
+                format!(
+                    "{other:?} is not a connection kind; use mailbox, smtp, or unknown (the operator decides)"
+                )
+            } else {
+                format!("{other:?} is not a connection kind; choose mailbox or smtp")
+            },
         )),
     }
 }
@@ -266,15 +519,50 @@ fn pending(service: &Service, id: u64) -> Result<Application, AdminError> {
 }
 
 /// Approves an application: creates the organisation and its Organisation
-/// Administrator, who gets a one-time password.
+/// Administrator, who gets a one-time password. The operator's `choice`
+/// of connection is required when the applicant did not know theirs, and
+/// overrides it otherwise. An individual's application instead makes
+/// `admin` (the individual) a member of the parent organisation.
 pub(crate) fn approve(
     service: &Service,
     caller: &Caller,
     id: u64,
     admin: &UserForm,
+    choice: Option<&ConnectionForm>,
 ) -> Result<Response, AdminError> {
     operator_only(caller, "approves applications")?;
     let app = pending(service, id)?;
+    if app.individual {
+        return approve_individual(service, caller, id, &app, admin, choice);
+    }
+    if service.settings().is_public_mail_provider(&app.domain) {
+        return Err(AdminError::Conflict(format!(
+            "{} is a public mail provider, which no organisation may claim: reject application {id} \
+             and ask the applicant to apply as an individual under a parent organisation",
+            app.domain
+        )));
+    }
+    let connection = match choice {
+        Some(c) => connection(
+            "connection",
+            &c.connection,
+            c.gateway.as_deref(),
+            c.gateway_port,
+            c.strip_suffix,
+            false,
+        )?,
+        None if app.connection == ConnectionKind::Undecided => {
+            return Err(AdminError::invalid(
+                "connection",
+                format!(
+                    "{} did not know how it will connect: choose mailbox, or smtp with its gateway \
+                     (ward org approve {id} --connection smtp --gateway HOST)",
+                    app.organisation_name
+                ),
+            ));
+        }
+        None => app.connection.clone(),
+    };
     let suffix = &service.settings().suffix;
     let mut domains = vec![format!("{}.{suffix}", app.domain)];
     if let Some(a) = &app.abbreviation {
@@ -284,10 +572,12 @@ pub(crate) fn approve(
         name: app.organisation_name.clone(),
         domains,
         abbreviation: app.abbreviation.clone(),
-        connection: app.connection.clone(),
+        connection,
         parent: app.parent,
         ex_directory: app.ex_directory,
         state: OrgState::Active,
+        delivery_held: false,
+        details: app.details.clone(),
     };
     // Check the administrator's details before anything is written.
     let mut form = admin.clone();
@@ -317,15 +607,99 @@ pub(crate) fn approve(
         caller,
         "org.approve",
         &format!(
-            "application={id} org={} domains={}",
+            "application={id} org={} domains={} connection={}",
             org.name,
-            org.domains.join(",")
+            org.domains.join(","),
+            connection_text(&org.connection)
         ),
     )?;
     let created = users::create(service, caller, &form, org_id, &org, Role::OrgAdmin)?;
     Ok(Response::Approved {
         organisation: service.org_view(org_id, &org)?,
         admin: created,
+    })
+}
+
+/// Approves an individual's application: their account, with a one-time
+/// password, in the parent organisation, under its abbreviation; their
+/// own address receives notices, and their details fill their directory
+/// entry. No organisation or domain is created.
+fn approve_individual(
+    service: &Service,
+    caller: &Caller,
+    id: u64,
+    app: &Application,
+    person: &UserForm,
+    choice: Option<&ConnectionForm>,
+) -> Result<Response, AdminError> {
+    if choice.is_some() {
+        return Err(AdminError::invalid(
+            "connection",
+            format!(
+                "application {id} is an individual's: they get a hosted mailbox in their parent organisation, so no connection is chosen"
+            ),
+        ));
+    }
+    let parent_id = app.parent.ok_or_else(|| {
+        AdminError::Conflict(format!(
+            "application {id} is an individual's but names no parent organisation; reject it"
+        ))
+    })?;
+    let parent = service.store.organisation(parent_id)?.ok_or_else(|| {
+        AdminError::Conflict(format!(
+            "the parent organisation of application {id} no longer exists; reject it"
+        ))
+    })?;
+    if parent.abbreviation.is_none() || parent.connection != ConnectionKind::Mailbox {
+        return Err(AdminError::Conflict(format!(
+            "{} cannot take individual members now: that needs an abbreviation and hosted mailboxes",
+            parent.name
+        )));
+    }
+    let d = &app.details;
+    let given = |mine: &Option<String>, theirs: &str| {
+        Some(mine.clone().unwrap_or_else(|| theirs.to_owned()))
+    };
+    let mut form = person.clone();
+    form.role = Some("user".to_owned());
+    form.ex_directory |= app.ex_directory;
+    if form
+        .notice_address
+        .as_deref()
+        .is_none_or(|a| a.trim().is_empty())
+    {
+        form.notice_address = Some(app.signatory_address.clone());
+    }
+    let own = &person.directory;
+    form.directory = DirectoryForm {
+        telephone: given(&own.telephone, &d.telephone),
+        address1: given(&own.address1, &d.address1),
+        address2: given(&own.address2, &d.address2),
+        town: given(&own.town, &d.town),
+        postcode: given(&own.postcode, &d.postcode),
+        business_type: given(&own.business_type, &d.business_type),
+        cj_area: given(&own.cj_area, &d.location),
+        ..own.clone()
+    };
+    let created = users::create(service, caller, &form, parent_id, &parent, Role::User)?;
+    service.store.decide_application(
+        ApplicationId(id),
+        ApplicationState::Approved {
+            organisation: parent_id,
+        },
+    )?;
+    service.audit(
+        caller,
+        "org.approve",
+        &format!(
+            "application={id} individual={} org={} user={}",
+            app.organisation_name, parent.name, created.address
+        ),
+    )?;
+    Ok(Response::Joined {
+        applicant: app.organisation_name.clone(),
+        organisation: service.org_view(parent_id, &parent)?,
+        account: created,
     })
 }
 
@@ -367,16 +741,24 @@ pub(crate) fn list(service: &Service, caller: &Caller) -> Result<Response, Admin
         .store
         .applications()?
         .into_iter()
-        .map(|(id, a)| application_view(id, &a))
-        .collect();
+        .map(|(id, a)| application_view(service, id, &a))
+        .collect::<Result<_, _>>()?;
     Ok(Response::Organisations {
         organisations,
         applications,
     })
 }
 
-fn application_view(id: ApplicationId, a: &Application) -> ApplicationView {
-    ApplicationView {
+fn application_view(
+    service: &Service,
+    id: ApplicationId,
+    a: &Application,
+) -> Result<ApplicationView, AdminError> {
+    let parent = match a.parent {
+        Some(p) => service.store.organisation(p)?.map(|o| o.name),
+        None => None,
+    };
+    Ok(ApplicationView {
         id: id.0,
         domain: a.domain.clone(),
         name: a.organisation_name.clone(),
@@ -405,7 +787,13 @@ fn application_view(id: ApplicationId, a: &Application) -> ApplicationView {
             ApplicationState::Approved { .. } => "approved".to_owned(),
             ApplicationState::Rejected { reason } => format!("rejected: {reason}"),
         },
-    }
+        individual: a.individual,
+        parent,
+        address: postal_address(&a.details),
+        telephone: a.details.telephone.clone(),
+        location: a.details.location.clone(),
+        business_type: a.details.business_type.clone(),
+    })
 }
 
 fn visible_org(
@@ -455,6 +843,58 @@ fn admins_of(
     })
 }
 
+/// Holds or releases delivery to an organisation (its mail server is down):
+/// mail for it is accepted and waits in the queue, and on release it is
+/// delivered at once. Unlike a suspension, its users still sign in and
+/// send. Its Organisation Administrators and the operator may do this.
+pub(crate) fn set_delivery_held(
+    service: &Service,
+    caller: &Caller,
+    key: &str,
+    held: bool,
+) -> Result<Response, AdminError> {
+    let (id, org) = service.find_org(key)?;
+    if !caller.actor.may_manage(id) {
+        return Err(AdminError::Forbidden(
+            "only the operator or the organisation's own administrators hold or release its delivery"
+                .to_owned(),
+        ));
+    }
+    if org.delivery_held == held {
+        return Err(AdminError::Conflict(format!(
+            "delivery to {} is already {}",
+            org.name,
+            if held { "held" } else { "running" }
+        )));
+    }
+    service
+        .store
+        .update_organisation(id, |o| o.delivery_held = held)?;
+    let (action, message) = if held {
+        (
+            "org.delivery-hold",
+            format!(
+                "delivery to {} is held; its mail waits in the queue until delivery is released",
+                org.name
+            ),
+        )
+    } else {
+        (
+            "org.delivery-release",
+            format!(
+                "delivery to {} is released; its waiting mail is delivered now",
+                org.name
+            ),
+        )
+    };
+    service.audit(
+        caller,
+        action,
+        &format!("org={} domains={}", org.name, org.domains.join(",")),
+    )?;
+    Ok(Response::Done { message })
+}
+
 pub(crate) fn set_state(
     service: &Service,
     caller: &Caller,
@@ -495,4 +935,62 @@ pub(crate) fn set_state(
         &format!("org={} domains={}", org.name, org.domains.join(",")),
     )?;
     Ok(Response::Done { message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_compared_without_case_punctuation_or_legal_forms() {
+        for (a, b) in [
+            ("Greenstone Chambers", "greenstone  chambers"),
+            ("Greenstone Chambers Ltd", "The Greenstone Chambers"),
+            ("Greenstone Chambers Limited", "Greenstone Chambers LTD."),
+            ("Smith & Jones LLP", "Smith and Jones"),
+            (
+                "Children's Hearings (Scotland)",
+                "Childrens Hearings - Scotland",
+            ),
+            ("H.M. Courts", "HM Courts"),
+            ("Oakfield Solicitors PLC", "oakfield solicitors"),
+            ("John Smith (Safeguarder)", "JOHN SMITH, Safeguarder"),
+        ] {
+            assert_eq!(name_key(a), name_key(b), "{a} and {b}");
+        }
+        for (a, b) in [
+            ("Greenstone Chambers", "Greenstone Chamber"),
+            ("Smith & Jones", "Smith Jones"),
+            ("Northgate Solicitors", "Northgate Law"),
+        ] {
+            assert_ne!(name_key(a), name_key(b), "{a} and {b}");
+        }
+        assert_eq!(name_key("The Ltd"), "");
+        assert_eq!(name_key("  Théâtre   Légal "), "théâtre légal");
+    }
+
+    #[test]
+    fn connection_words() {
+        let c = |kind: &str, gateway: Option<&str>, may_defer: bool| {
+            connection("connection", kind, gateway, None, false, may_defer)
+        };
+        assert_eq!(c("", None, true).unwrap(), ConnectionKind::Mailbox);
+        assert_eq!(c("Mailbox", None, false).unwrap(), ConnectionKind::Mailbox);
+        for word in ["unknown", "don't know", "other", "dont-know"] {
+            assert_eq!(c(word, None, true).unwrap(), ConnectionKind::Undecided);
+            let refused = c(word, None, false).unwrap_err().to_string();
+            assert!(refused.contains("choose mailbox or smtp"), "{refused}");
+        }
+        assert!(c("", None, false).is_err(), "an approval's choice is said");
+        assert!(c("unknown", Some("mx.example.org"), true).is_err());
+        assert!(c("smtp", None, true).is_err());
+        assert_eq!(
+            c("smtp", Some("mx.example.org"), false).unwrap(),
+            ConnectionKind::Smtp {
+                gateway: "mx.example.org".to_owned(),
+                port: 25,
+                strip_suffix: false
+            }
+        );
+    }
 }

@@ -123,8 +123,10 @@ pub(crate) fn hold(
     entry(service, id)?;
     let now = service.now();
     service.store.update_queue_entry(QueueId(id), |e| {
-        e.held = held;
-        if !held {
+        if held {
+            e.hold(now);
+        } else {
+            e.release(now);
             e.next_attempt_at = now;
         }
     })?;

@@ -172,9 +172,11 @@ impl Service {
     pub fn execute(&self, caller: &Caller, request: Request) -> Result<Response, AdminError> {
         match request {
             Request::OrgApply(form) => orgs::apply(self, caller, &form),
-            Request::OrgApprove { application, admin } => {
-                orgs::approve(self, caller, application, &admin)
-            }
+            Request::OrgApprove {
+                application,
+                admin,
+                connection,
+            } => orgs::approve(self, caller, application, &admin, connection.as_ref()),
             Request::OrgReject {
                 application,
                 reason,
@@ -183,6 +185,9 @@ impl Service {
             Request::OrgShow { organisation } => orgs::show(self, caller, &organisation),
             Request::OrgSuspend { organisation } => {
                 orgs::set_state(self, caller, &organisation, OrgState::Suspended)
+            }
+            Request::OrgDelivery { organisation, held } => {
+                orgs::set_delivery_held(self, caller, &organisation, held)
             }
             Request::OrgResume { organisation } => {
                 orgs::set_state(self, caller, &organisation, OrgState::Active)
@@ -241,8 +246,12 @@ impl Service {
                 since,
                 organisation,
                 limit,
-            } => audit_list(self, caller, since, organisation.as_deref(), limit),
-            Request::AuditVerify => audit_verify(self, caller),
+            } => crate::audit::list(self, caller, since, organisation.as_deref(), limit),
+            Request::AuditVerify => crate::audit::verify(self, caller),
+            Request::AuditExport { after, since, max } => {
+                crate::audit::export(self, caller, after, since, max)
+            }
+            Request::AuditCheck { checkpoints } => crate::audit::check(self, caller, &checkpoints),
             Request::Demo => crate::demo::create(self, caller),
         }
     }
@@ -272,15 +281,37 @@ impl Service {
                     &format!("user={} reason=inactivity", user.address),
                 )?;
             }
+            self.audit_as(
+                &user.address,
+                source,
+                "login.failed",
+                &format!("user={} reason={}", user.address, refusal_code(refusal)),
+            )?;
             return Err(AdminError::AccountRefused(refusal));
         }
-        // A client that reconnects often should not cost a durable write
-        // each time: the last login is kept to the minute.
+        // Every sign-in is on the record. A client that reconnects often
+        // costs one durable write each time, shared with other writers
+        // (group commit); the last login is kept to the minute and goes
+        // into the same batch when it changes.
+        let event = AuditEvent {
+            actor: user.address.clone(),
+            action: "login".to_owned(),
+            source: source.to_owned(),
+            detail: format!("user={}", user.address),
+        };
+        let organisations = [user.organisation];
         if user.failed_attempts != 0 || user.last_login.is_none_or(|t| now - t >= 60) {
-            self.store.update_user(id, |u| {
-                u.failed_attempts = 0;
-                u.last_login = Some(now);
-            })?;
+            self.store.update_user_audited(
+                id,
+                |u| {
+                    u.failed_attempts = 0;
+                    u.last_login = Some(now);
+                },
+                &event,
+                &organisations,
+            )?;
+        } else {
+            self.store.audit_for(&event, &organisations)?;
         }
         Ok(Login {
             id,
@@ -299,13 +330,30 @@ impl Service {
         password: &str,
         source: &str,
     ) -> Result<(UserId, User), AdminError> {
-        let Some((id, mut user)) = self.store.user_by_address(address.trim())? else {
+        // An unknown name is on the record too, as typed (cleaned and
+        // shortened): guessing at addresses is worth seeing. Repeated
+        // guessing is bounded by the protocol servers' per-address
+        // throttle, which stops checking (and so writing) after a few.
+        let unknown = |reason: &str| -> Result<(UserId, User), AdminError> {
             password::verify_dummy(password);
-            return Err(AdminError::BadCredentials);
+            let typed: String = address
+                .chars()
+                .filter(|c| !c.is_control() && !c.is_whitespace())
+                .take(100)
+                .collect();
+            self.audit_as(
+                &typed,
+                source,
+                "login.failed",
+                &format!("user={typed} reason={reason}"),
+            )?;
+            Err(AdminError::BadCredentials)
+        };
+        let Some((id, mut user)) = self.store.user_by_address(address.trim())? else {
+            return unknown("unknown-user");
         };
         let Some(hash) = user.password_hash.clone() else {
-            password::verify_dummy(password);
-            return Err(AdminError::BadCredentials);
+            return unknown("no-password");
         };
         let now = self.now();
         let max = self.settings.max_failed_logins;
@@ -328,26 +376,56 @@ impl Service {
             };
         if !verified {
             let locks = user.status == AccountStatus::Active && user.failed_attempts + 1 >= max;
-            self.store.update_user(id, |u| {
-                u.failed_attempts = u.failed_attempts.saturating_add(1);
-                if locks {
-                    u.status = AccountStatus::Locked;
-                    u.locked_at = Some(now);
-                }
-            })?;
-            self.audit_as(
-                &user.address,
-                source,
-                "login.failed",
-                &format!(
-                    "user={}{}",
-                    user.address,
-                    if locks { " locked=yes" } else { "" }
-                ),
+            // The count and its record in one batch: one flush per failure.
+            self.store.update_user_audited(
+                id,
+                |u| {
+                    u.failed_attempts = u.failed_attempts.saturating_add(1);
+                    if locks {
+                        u.status = AccountStatus::Locked;
+                        u.locked_at = Some(now);
+                    }
+                },
+                &AuditEvent {
+                    actor: user.address.clone(),
+                    action: "login.failed".to_owned(),
+                    source: source.to_owned(),
+                    detail: format!(
+                        "user={} reason=bad-password{}",
+                        user.address,
+                        if locks { " locked=yes" } else { "" }
+                    ),
+                },
+                &[user.organisation],
             )?;
             return Err(AdminError::BadCredentials);
         }
         Ok((id, user))
+    }
+
+    /// Whether a session signed in as `address` at `since` (seconds since
+    /// the Unix epoch) may go on: the account still passes every sign-in
+    /// rule and its password has not changed since. Open sessions ask when
+    /// the store says credentials changed ([`store::Store::subscribe_credentials`]);
+    /// it is one or two store reads, no password hashing.
+    ///
+    /// # Errors
+    ///
+    /// Why the session must end.
+    pub fn session_still_valid(&self, address: &str, since: i64) -> Result<(), SessionRevoked> {
+        let user = match self.store.user_by_address(address) {
+            Ok(Some((_, user))) => user,
+            Ok(None) => return Err(SessionRevoked::Account(AccountRefusal::Deleted)),
+            // A read failure is no reason to end sessions.
+            Err(_) => return Ok(()),
+        };
+        if let Some(refusal) = self.refusal(&user, self.now()) {
+            return Err(SessionRevoked::Account(refusal));
+        }
+        if user.password_set_at.is_some_and(|set| set > since) {
+            return Err(SessionRevoked::PasswordChanged);
+        }
+        Ok(())
     }
 
     /// Why a user with a correct password may still not log in, if at all.
@@ -390,6 +468,8 @@ impl Service {
         self.audit_as(&caller.actor.audit_name(), &caller.source, action, detail)
     }
 
+    /// Appends an audit record, shown also to the administrators of the
+    /// organisations it concerns (see `audit::subjects`).
     pub(crate) fn audit_as(
         &self,
         actor: &str,
@@ -397,12 +477,16 @@ impl Service {
         action: &str,
         detail: &str,
     ) -> Result<(), AdminError> {
-        self.store.audit(&AuditEvent {
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            source: source.to_owned(),
-            detail: detail.to_owned(),
-        })?;
+        let organisations = crate::audit::subjects(self, actor, detail)?;
+        self.store.audit_for(
+            &AuditEvent {
+                actor: actor.to_owned(),
+                action: action.to_owned(),
+                source: source.to_owned(),
+                detail: detail.to_owned(),
+            },
+            &organisations,
+        )?;
         Ok(())
     }
 
@@ -476,7 +560,12 @@ impl Service {
                 OrgState::Closed => "closed",
             }
             .to_owned(),
+            delivery_held: org.delivery_held,
             users,
+            address: postal_address(&org.details),
+            telephone: org.details.telephone.clone(),
+            location: org.details.location.clone(),
+            business_type: org.details.business_type.clone(),
         })
     }
 
@@ -564,6 +653,55 @@ pub(crate) fn connection_text(connection: &ConnectionKind) -> String {
     match connection {
         ConnectionKind::Mailbox => "mailbox".to_owned(),
         ConnectionKind::Smtp { gateway, port, .. } => format!("smtp via {gateway}:{port}"),
+        ConnectionKind::Undecided => "don't know / other (the operator decides)".to_owned(),
+    }
+}
+
+/// A postal address on one line: its non-empty parts, comma separated.
+pub(crate) fn postal_address(details: &store::OrgDetails) -> String {
+    [
+        &details.address1,
+        &details.address2,
+        &details.town,
+        &details.postcode,
+    ]
+    .iter()
+    .map(|p| p.trim())
+    .filter(|p| !p.is_empty())
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Why an open session must end ([`Service::session_still_valid`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRevoked {
+    /// The account may no longer sign in (suspended, locked, deleted, its
+    /// organisation suspended, its password expired).
+    Account(AccountRefusal),
+    /// The password was changed since the session signed in.
+    PasswordChanged,
+}
+
+impl std::fmt::Display for SessionRevoked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Account(refusal) => refusal.fmt(f),
+            Self::PasswordChanged => {
+                f.write_str("the password was changed; sign in again with the new one")
+            }
+        }
+    }
+}
+
+/// A refused sign-in's reason, as the audit log names it.
+fn refusal_code(refusal: AccountRefusal) -> &'static str {
+    match refusal {
+        AccountRefusal::Locked => "locked",
+        AccountRefusal::MustChangePassword => "must-change-password",
+        AccountRefusal::PasswordExpired => "password-expired",
+        AccountRefusal::Suspended => "suspended",
+        AccountRefusal::Deleted => "deleted",
+        AccountRefusal::OrganisationSuspended => "organisation-suspended",
     }
 }
 
@@ -584,77 +722,4 @@ pub fn status_text(status: AccountStatus) -> &'static str {
         AccountStatus::Suspended => "Suspended",
         AccountStatus::Deleted => "Deleted",
     }
-}
-
-fn audit_list(
-    service: &Service,
-    caller: &Caller,
-    since: Option<i64>,
-    organisation: Option<&str>,
-    limit: Option<usize>,
-) -> Result<Response, AdminError> {
-    if !caller.actor.is_operator() {
-        return Err(AdminError::Forbidden(
-            "only the operator reads the audit log".to_owned(),
-        ));
-    }
-    let domains: Option<Vec<String>> = match organisation {
-        Some(key) => {
-            let (_, org) = service.find_org(key)?;
-            let mut d = org.domains.clone();
-            d.push(format!("org={}", org.name));
-            Some(d)
-        }
-        None => None,
-    };
-    let mut records = Vec::new();
-    let mut from = 1;
-    loop {
-        let batch = service.store.audit_records(from, 1000)?;
-        let Some(last) = batch.last() else { break };
-        from = last.seq + 1;
-        for r in batch {
-            if since.is_some_and(|s| r.at_millis / 1000 < s) {
-                continue;
-            }
-            if let Some(d) = &domains
-                && !d.iter().any(|d| r.detail.contains(d.as_str()))
-            {
-                continue;
-            }
-            records.push(crate::api::AuditLine {
-                seq: r.seq,
-                at: format_utc(r.at_millis / 1000),
-                actor: r.actor,
-                action: r.action,
-                source: r.source,
-                detail: r.detail,
-            });
-        }
-    }
-    if let Some(limit) = limit {
-        let skip = records.len().saturating_sub(limit);
-        records.drain(..skip);
-    }
-    Ok(Response::Audit { records })
-}
-
-fn audit_verify(service: &Service, caller: &Caller) -> Result<Response, AdminError> {
-    if !caller.actor.is_operator() {
-        return Err(AdminError::Forbidden(
-            "only the operator verifies the audit log".to_owned(),
-        ));
-    }
-    Ok(match service.store.verify_audit()? {
-        store::AuditVerdict::Intact { records } => Response::AuditVerified {
-            records,
-            intact: true,
-            problem: None,
-        },
-        store::AuditVerdict::Broken { seq, problem } => Response::AuditVerified {
-            records: seq,
-            intact: false,
-            problem: Some(format!("record {seq}: {problem:?}")),
-        },
-    })
 }

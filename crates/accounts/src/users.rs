@@ -121,6 +121,7 @@ pub(crate) fn plan(
         status: AccountStatus::NewUserLocked,
         password_hash: None,
         password_set_at: None,
+        previous_passwords: Vec::new(),
         failed_attempts: 0,
         locked_at: None,
         last_login: None,
@@ -621,6 +622,7 @@ pub(crate) fn reset(
 ) -> Result<Response, AdminError> {
     let otp = password::one_time();
     let hash = password::hash(&otp);
+    let history = service.settings.password_history;
     let user = change_status(
         service,
         caller,
@@ -628,6 +630,7 @@ pub(crate) fn reset(
         "user.reset",
         not_deleted,
         |u, now| {
+            remember_password(u, history);
             u.password_hash = Some(PasswordHash(hash));
             u.password_set_at = Some(now);
             u.status = AccountStatus::NewUserLocked;
@@ -669,6 +672,15 @@ pub(crate) fn update(
     })
 }
 
+/// Keeps the password being replaced among the `history` most recent, so
+/// that a later change cannot go back to it.
+fn remember_password(user: &mut store::User, history: usize) {
+    if let Some(current) = user.password_hash.take() {
+        user.previous_passwords.insert(0, current);
+    }
+    user.previous_passwords.truncate(history);
+}
+
 /// Changes a password given the current one: the first-login change of a
 /// one-time password, a change after expiry, or any time.
 pub(crate) fn passwd(
@@ -705,9 +717,21 @@ pub(crate) fn passwd(
         &user.last_name,
     ];
     password::check_rules(new, &personal).map_err(AdminError::WeakPassword)?;
+    let history = service.settings.password_history;
+    if user
+        .previous_passwords
+        .iter()
+        .take(history)
+        .any(|old| password::verify(new, &old.0))
+    {
+        return Err(AdminError::WeakPassword(format!(
+            "it is one of your {history} previous passwords; choose one you have not used before"
+        )));
+    }
     let hash = password::hash(new);
     let now = service.now();
     service.store.update_user(id, |u| {
+        remember_password(u, history);
         u.password_hash = Some(PasswordHash(hash));
         u.password_set_at = Some(now);
         u.failed_attempts = 0;

@@ -85,6 +85,10 @@ pub enum ImapError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// An appended message's header section exceeds the bounds every
+    /// parser relies on.
+    #[error("message refused: {0}")]
+    HeaderBound(policy::HeaderBound),
     /// A command line imap-codec could not parse.
     #[error("malformed command")]
     Malformed,
@@ -217,6 +221,11 @@ impl ImapError {
                 No,
                 Some("TOOBIG"),
                 format!("That is larger than the {limit} bytes this server accepts"),
+            ),
+            HeaderBound(bound) => (
+                No,
+                Some("LIMIT"),
+                format!("Message refused: {bound}"),
             ),
             Malformed => (Bad, None, "Could not parse that command".into()),
             Unsupported(what) => (Bad, None, format!("{what} is not supported")),

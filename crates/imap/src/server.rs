@@ -15,7 +15,10 @@
 //!
 //! When the shutdown token fires while the driver waits for input, the
 //! client gets `* BYE [UNAVAILABLE]`; when it is silent too long,
-//! `* BYE Autologout`. A command in progress is finished first.
+//! `* BYE Autologout`; when the daemon evicts the connection
+//! ([`serve_admitted`]), `* BYE [UNAVAILABLE]` (crowded out) or a BYE
+//! saying it was too slow to start TLS or log in. A command in progress is
+//! finished first.
 
 use std::fmt;
 use std::io;
@@ -28,7 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
-use transport::{ServerTls, Stream};
+use transport::{Admission, Eviction, ServerTls, Stream};
 
 use imap_codec::imap_types::command::CommandBody;
 
@@ -146,10 +149,33 @@ pub async fn serve(
     peer: Option<SocketAddr>,
     shutdown: &CancellationToken,
 ) -> io::Result<()> {
+    let admission = Admission::unwatched();
+    serve_admitted(stream, implicit_tls, ctx, peer, shutdown, &admission).await
+}
+
+/// [`serve`] for a connection the daemon watches under its caps: the
+/// driver reports through `admission` when the client first sends
+/// something, when TLS is complete and when the user has logged in, and when the daemon evicts the connection it is
+/// told at the next wait for input, or the TLS handshake in progress is
+/// dropped.
+///
+/// # Errors
+///
+/// As [`serve`]; an eviction during the TLS handshake is `Interrupted`.
+pub async fn serve_admitted(
+    stream: Stream,
+    implicit_tls: bool,
+    ctx: &Context,
+    peer: Option<SocketAddr>,
+    shutdown: &CancellationToken,
+    admission: &Admission,
+) -> io::Result<()> {
     let span = tracing::debug_span!("imap", peer = ?peer);
     async move {
         let stream = if implicit_tls {
-            handshake(stream, ctx, shutdown).await?
+            let stream = handshake(stream, ctx, shutdown, admission).await?;
+            admission.encrypted();
+            stream
         } else {
             stream
         };
@@ -165,6 +191,7 @@ pub async fn serve(
             auth_failures: 0,
             closing: None,
             command_deadline: None,
+            admission,
         };
         connection.run(shutdown).await
     }
@@ -193,6 +220,8 @@ struct Connection<'a> {
     /// command in progress): the rest must arrive by then. Cleared by
     /// every response written.
     command_deadline: Option<tokio::time::Instant>,
+    /// The connection's standing with the daemon.
+    admission: &'a Admission,
 }
 
 /// What woke the driver while it waited for input.
@@ -203,6 +232,8 @@ enum Wake {
     /// A command begun but not finished in time.
     TooSlow,
     ShuttingDown,
+    /// The daemon wants the connection's place back.
+    Evicted(Eviction),
 }
 
 fn gone() -> io::Error {
@@ -225,8 +256,10 @@ impl Connection<'_> {
                 Step::StartTls => {
                     self.flush().await?;
                     let stream = self.stream.take().ok_or_else(gone)?;
-                    self.stream = Some(handshake(stream, self.ctx, shutdown).await?);
+                    self.stream =
+                        Some(handshake(stream, self.ctx, shutdown, self.admission).await?);
                     debug!("STARTTLS done");
+                    self.admission.encrypted();
                     self.session.tls_established();
                 }
                 Step::NeedInput => {
@@ -237,6 +270,7 @@ impl Connection<'_> {
                             return Ok(());
                         }
                         Wake::Read(Ok(n)) => {
+                            self.admission.heard();
                             let now = tokio::time::Instant::now();
                             let limit = now + self.ctx.options.command_timeout;
                             let rate = u64::from(self.ctx.options.min_data_rate.max(1));
@@ -266,6 +300,16 @@ impl Connection<'_> {
                             return self
                                 .close_with(b"* BYE [UNAVAILABLE] Server shutting down; please reconnect later\r\n")
                                 .await;
+                        }
+                        Wake::Evicted(why) => {
+                            debug!(%why, "evicted");
+                            let bye: &[u8] = match why {
+                                Eviction::Crowded => crate::TOO_MANY_CONNECTIONS,
+                                Eviction::TooSlow => {
+                                    b"* BYE Too slow to start TLS or log in; closing the connection\r\n"
+                                }
+                            };
+                            return self.close_with(bye).await;
                         }
                     }
                 }
@@ -300,6 +344,7 @@ impl Connection<'_> {
         let Some(stream) = self.stream.as_mut() else {
             return Wake::Read(Err(gone()));
         };
+        let admission = self.admission;
         let idle = &mut self.idle;
         let changes = async {
             match idle.as_mut() {
@@ -325,6 +370,7 @@ impl Connection<'_> {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => Wake::ShuttingDown,
+            why = admission.evicted() => Wake::Evicted(why),
             read = tokio::time::timeout_at(until, stream.read(buf)) => match read {
                 Ok(read) => Wake::Read(read),
                 Err(_) if too_slow => Wake::TooSlow,
@@ -427,6 +473,7 @@ impl Connection<'_> {
                 let result = match outcome {
                     AuthOutcome::Accepted { user, address } => {
                         info!(%username, %address, "logged in");
+                        self.admission.trusted();
                         self.engine = Some(Engine::new((*self.ctx.store).clone(), user));
                         Ok(())
                     }
@@ -527,17 +574,27 @@ impl Connection<'_> {
     }
 }
 
-/// The TLS handshake, bounded in time and giving way to shutdown.
+/// The TLS handshake, bounded in time and giving way to shutdown and to
+/// eviction.
 async fn handshake(
     stream: Stream,
     ctx: &Context,
     shutdown: &CancellationToken,
+    admission: &Admission,
 ) -> io::Result<Stream> {
-    stream
-        .upgrade_within(
-            &ctx.tls,
-            ctx.options.handshake_timeout,
-            shutdown.cancelled(),
-        )
-        .await
+    let stop = async {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            _ = admission.evicted() => {}
+        }
+    };
+    let upgraded = stream
+        .upgrade_within(&ctx.tls, ctx.options.handshake_timeout, stop)
+        .await;
+    upgraded.map_err(|e| match admission.eviction() {
+        Some(why) if e.kind() == io::ErrorKind::Interrupted => {
+            io::Error::new(io::ErrorKind::Interrupted, format!("evicted: {why}"))
+        }
+        _ => e,
+    })
 }

@@ -26,6 +26,8 @@ pub(crate) fn store() -> (tempfile::TempDir, Store, UserId) {
             parent: None,
             ex_directory: false,
             state: OrgState::Active,
+            delivery_held: false,
+            details: Default::default(),
         })
         .unwrap();
     let user = store
@@ -41,6 +43,7 @@ pub(crate) fn store() -> (tempfile::TempDir, Store, UserId) {
             status: AccountStatus::Active,
             password_hash: None,
             password_set_at: None,
+            previous_passwords: Vec::new(),
             failed_attempts: 0,
             locked_at: None,
             last_login: None,

@@ -73,8 +73,12 @@ pub struct Organisation {
     pub abbreviation: Option<Domain>,
     /// How its mail is delivered.
     pub connection: Connection,
-    /// Suspended organisations' mail is deferred (4xx), not refused.
+    /// Suspended by the operator: its users and gateway may not send, and
+    /// mail for it is accepted and waits in the queue.
     pub suspended: bool,
+    /// Delivery held (its mail server is down): mail for it is accepted and
+    /// waits in the queue; its users and gateway still send.
+    pub delivery_held: bool,
     /// Source networks from which a TLS connection is recognised as this
     /// organisation's gateway without a client certificate (an SMTP
     /// organisation so configured by the operator).
@@ -90,6 +94,7 @@ impl Organisation {
             abbreviation: None,
             connection: Connection::Mailbox,
             suspended: false,
+            delivery_held: false,
             gateway_networks: Vec::new(),
         }
     }
@@ -106,6 +111,12 @@ impl Organisation {
     /// domains or its abbreviation.
     pub fn owns(&self, base: &Domain) -> bool {
         self.domains.contains(base) || self.abbreviation.as_ref() == Some(base)
+    }
+
+    /// True when mail for it waits in the queue rather than being delivered:
+    /// suspended, or its delivery held.
+    pub fn holds_delivery(&self) -> bool {
+        self.suspended || self.delivery_held
     }
 
     /// True when `ip` is in this organisation's configured gateway networks.

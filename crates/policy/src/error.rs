@@ -176,6 +176,34 @@ pub enum PolicyError {
         /// The address they tried to use.
         sender: Address,
     },
+    /// A header (`From:`, `Sender:`) names an address the connection has
+    /// not proved: another organisation's, another member's, or a
+    /// government address through a community gateway.
+    #[error("the {field} header names {address}, which {origin} may not send as")]
+    HeaderSenderSpoofed {
+        /// `From` or `Sender`.
+        field: &'static str,
+        /// The address the header names.
+        address: Address,
+        /// Who is sending: a signed-in user, or an organisation's gateway.
+        origin: String,
+    },
+    /// A display name that is itself a different address (`"eric.brown@…"
+    /// <anna.jones@…>`): a reader would take the mail as from the former.
+    #[error("the display name {display} is a different address from {address}")]
+    DisplayNameSpoofed {
+        /// The display name as written.
+        display: String,
+        /// The real address.
+        address: Address,
+    },
+    /// A signed-in user gave the empty reverse-path `<>`, which belongs to
+    /// servers' delivery reports.
+    #[error("{user} may not send with an empty reverse-path")]
+    NullSenderNotPermitted {
+        /// Who is signed in.
+        user: Address,
+    },
     /// The account is locked (too many failed sign-ins, or unused too long).
     #[error("account {user} is locked")]
     AccountLocked {
@@ -245,6 +273,70 @@ impl PolicyError {
     /// This refusal's SMTP reply.
     pub fn reply(&self) -> Reply {
         Reply::from(self)
+    }
+
+    /// The rule that refused, as named in the audit log: the variant's name.
+    pub fn rule(&self) -> &'static str {
+        use PolicyError as E;
+        match self {
+            E::InvalidAddress { .. } => "InvalidAddress",
+            E::NotOnAllowList { .. } => "NotOnAllowList",
+            E::UnknownCommunityDomain { .. } => "UnknownCommunityDomain",
+            E::NoSuchMailbox { .. } => "NoSuchMailbox",
+            E::SenderNotConnected { .. } => "SenderNotConnected",
+            E::SenderSpoofed { .. } => "SenderSpoofed",
+            E::UnprovenBounce => "UnprovenBounce",
+            E::OrganisationSuspended { .. } => "OrganisationSuspended",
+            E::RelayDenied { .. } => "RelayDenied",
+            E::TlsRequired => "TlsRequired",
+            E::AuthenticationRequired => "AuthenticationRequired",
+            E::AuthenticationFailed => "AuthenticationFailed",
+            E::SenderNotPermitted { .. } => "SenderNotPermitted",
+            E::HeaderSenderSpoofed { .. } => "HeaderSenderSpoofed",
+            E::DisplayNameSpoofed { .. } => "DisplayNameSpoofed",
+            E::NullSenderNotPermitted { .. } => "NullSenderNotPermitted",
+            E::AccountLocked { .. } => "AccountLocked",
+            E::AccountNotActivated { .. } => "AccountNotActivated",
+            E::AccountSuspended { .. } => "AccountSuspended",
+            E::AccountDeleted { .. } => "AccountDeleted",
+            E::PasswordChangeRequired { .. } => "PasswordChangeRequired",
+            E::Classified { .. } => "Classified",
+            E::MessageTooBig { .. } => "MessageTooBig",
+            E::TooManyRecipients { .. } => "TooManyRecipients",
+        }
+    }
+
+    /// The addresses the refusal names (the refused recipient, the claimed
+    /// sender, the signed-in user), so that an audit record can be shown
+    /// to their organisations.
+    pub fn addresses(&self) -> Vec<&Address> {
+        use PolicyError as E;
+        match self {
+            E::NotOnAllowList { recipient, .. }
+            | E::UnknownCommunityDomain { recipient }
+            | E::NoSuchMailbox { recipient }
+            | E::RelayDenied { recipient } => vec![recipient],
+            E::SenderNotConnected { sender } | E::SenderSpoofed { sender, .. } => vec![sender],
+            E::SenderNotPermitted { user, sender } => vec![user, sender],
+            E::HeaderSenderSpoofed { address, .. } | E::DisplayNameSpoofed { address, .. } => {
+                vec![address]
+            }
+            E::AccountLocked { user }
+            | E::NullSenderNotPermitted { user }
+            | E::AccountNotActivated { user }
+            | E::AccountSuspended { user }
+            | E::AccountDeleted { user }
+            | E::PasswordChangeRequired { user } => vec![user],
+            E::InvalidAddress { .. }
+            | E::UnprovenBounce
+            | E::OrganisationSuspended { .. }
+            | E::TlsRequired
+            | E::AuthenticationRequired
+            | E::AuthenticationFailed
+            | E::Classified { .. }
+            | E::MessageTooBig { .. }
+            | E::TooManyRecipients { .. } => Vec::new(),
+        }
     }
 }
 
@@ -342,6 +434,31 @@ impl From<&PolicyError> for Reply {
                     "You are signed in as {user} and may not send as {sender}; send from your own address."
                 ),
             ),
+            E::HeaderSenderSpoofed {
+                field,
+                address,
+                origin,
+            } => Reply::new(
+                550,
+                (5, 7, 1),
+                format!(
+                    "The {field}: header names {address}, which {origin} may not send as; a message may only be from the addresses its sender has proved."
+                ),
+            ),
+            E::DisplayNameSpoofed { display, address } => Reply::new(
+                550,
+                (5, 7, 1),
+                format!(
+                    "The From: display name {display:?} is an address other than {address}; use a name, not another address, as the display name."
+                ),
+            ),
+            E::NullSenderNotPermitted { user } => Reply::new(
+                550,
+                (5, 7, 1),
+                format!(
+                    "You are signed in as {user}: send from your own address; the empty reverse-path <> is for mail servers' delivery reports."
+                ),
+            ),
             E::AccountLocked { user } => Reply::new(
                 525,
                 (5, 7, 13),
@@ -374,7 +491,7 @@ impl From<&PolicyError> for Reply {
                 432,
                 (4, 7, 12),
                 format!(
-                    "A password transition is needed: {user} must set a new password before sending mail (a one-time or expired password); change it with `ward passwd` or the web page."
+                    "A password transition is needed: {user} must set a new password before sending mail (it is a one-time or expired password). Your organisation administrator or the service desk changes it with you on the Ward server (`ward passwd {user}`); then send again."
                 ),
             ),
             E::Classified { marking, found_in } => Reply::new(

@@ -92,7 +92,10 @@ pub use error::{AddressError, PolicyError};
 pub use footer::{
     DEFAULT_ENGLISH, DEFAULT_WELSH, FOOTER_MARKER_HEADER, Footer, FooterOutcome, Unchanged,
 };
-pub use limits::{DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS, Limits};
+pub use limits::{
+    DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS, HeaderBound, Limits, MAX_HEADER_FIELDS,
+    MAX_HEADER_LINE, MAX_HEADER_SECTION, check_header_section,
+};
 pub use names::{NameError, abbreviation_local_part};
 pub use reply::{EnhancedStatus, Reply};
 pub use rewrite::Rewriter;

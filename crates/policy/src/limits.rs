@@ -75,3 +75,92 @@ impl Limits {
         }
     }
 }
+
+/// Longest physical line accepted in a header section: RFC 5322's 998
+/// characters with ample room for the non-conforming (long unfolded
+/// `References:` or signature lines occur in real mail), far below what
+/// would let one line cost memory in every parser that reads it.
+pub const MAX_HEADER_LINE: usize = 8 * 1024;
+/// Most header fields in one header section.
+pub const MAX_HEADER_FIELDS: usize = 1_000;
+/// Largest header section (up to the first empty line).
+pub const MAX_HEADER_SECTION: usize = 1024 * 1024;
+
+/// How a header section exceeds the bounds every parser relies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderBound {
+    /// A physical line longer than [`MAX_HEADER_LINE`].
+    #[error("a header line is longer than {MAX_HEADER_LINE} characters")]
+    LineTooLong,
+    /// More than [`MAX_HEADER_FIELDS`] header fields.
+    #[error("the message has more than {MAX_HEADER_FIELDS} header fields")]
+    TooManyFields,
+    /// A header section larger than [`MAX_HEADER_SECTION`].
+    #[error("the header section is larger than {MAX_HEADER_SECTION} bytes")]
+    SectionTooLarge,
+}
+
+/// Checks a message's top-level header section against the bounds, by
+/// scanning bytes (no parser runs on a section that fails).
+///
+/// # Errors
+///
+/// The first bound exceeded.
+pub fn check_header_section(message: &[u8]) -> Result<(), HeaderBound> {
+    let mut fields = 0;
+    let mut offset = 0;
+    for line in message.split(|&b| b == b'\n') {
+        let length = line.len() + 1;
+        let text = line.strip_suffix(b"\r").unwrap_or(line);
+        if text.is_empty() {
+            break;
+        }
+        if text.len() > MAX_HEADER_LINE {
+            return Err(HeaderBound::LineTooLong);
+        }
+        if !matches!(text[0], b' ' | b'\t') {
+            fields += 1;
+            if fields > MAX_HEADER_FIELDS {
+                return Err(HeaderBound::TooManyFields);
+            }
+        }
+        offset += length;
+        if offset > MAX_HEADER_SECTION {
+            return Err(HeaderBound::SectionTooLarge);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn rfc_lines_pass_and_huge_ones_do_not() {
+        let ok = format!(
+            "Subject: {}\r\nFrom: a@b\r\n\r\n{}",
+            "x".repeat(989),
+            "y".repeat(1 << 20)
+        );
+        assert_eq!(check_header_section(ok.as_bytes()), Ok(()));
+        let long = format!("Subject: {}\r\n\r\nbody", "x".repeat(2 << 20));
+        assert_eq!(
+            check_header_section(long.as_bytes()),
+            Err(HeaderBound::LineTooLong)
+        );
+        let many = "X-A: 1\r\n".repeat(1_001) + "\r\nbody";
+        assert_eq!(
+            check_header_section(many.as_bytes()),
+            Err(HeaderBound::TooManyFields)
+        );
+        let folded = format!(
+            "X-A: 1\r\n{}\r\nbody",
+            " folded line of some length\r\n".repeat(40_000)
+        );
+        assert_eq!(
+            check_header_section(folded.as_bytes()),
+            Err(HeaderBound::SectionTooLarge)
+        );
+    }
+}

@@ -99,6 +99,19 @@ pub enum Route {
         /// organisation is configured so; headers: [`Rewriter`](crate::Rewriter)).
         recipient: Address,
     },
+    /// To an organisation that is suspended or whose delivery is held: the
+    /// message is accepted and waits in the queue, held, until the
+    /// organisation resumes; neither the wait nor the retry schedule counts
+    /// against it.
+    Held {
+        /// The organisation.
+        organisation: String,
+        /// The recipient (community form).
+        recipient: Address,
+        /// The organisation's mailboxes are hosted here: the caller checks
+        /// the mailbox exists, as for [`Route::Local`].
+        hosted: bool,
+    },
     /// To an external secure domain's own servers (MX), over verified TLS.
     ExternalSecure {
         /// The configured domain that covers the recipient.
@@ -165,24 +178,71 @@ impl Community {
         }
     }
 
+    /// Decides whether a message header may name `address` as its author
+    /// (`From:`) or sender (`Sender:`), for a sender already accepted by
+    /// [`Self::check_sender`]: the same proof as the envelope's. A gateway
+    /// may name only its own organisation's addresses (suffixed, or
+    /// unsuffixed as strip-suffix organisations write them); an external
+    /// secure domain's server only its own domain's. Signed-in users are
+    /// held to their own addresses by the submission check, which knows
+    /// the user's grants.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::HeaderSenderSpoofed`].
+    pub fn check_header_sender(
+        &self,
+        origin: &SenderOrigin,
+        field: &'static str,
+        address: &Address,
+    ) -> Result<(), PolicyError> {
+        let (permitted, who) = match origin {
+            SenderOrigin::User { .. } => return Ok(()),
+            SenderOrigin::OrganisationGateway { organisation } => (
+                self.organisation_named(organisation).is_some_and(|org| {
+                    self.organisation_for(address.domain())
+                        .is_some_and(|o| o.name == org.name)
+                        || org.domains.contains(address.domain())
+                }),
+                format!("the mail server of {organisation}"),
+            ),
+            SenderOrigin::ExternalSecure { domain } => (
+                address.domain().is_within(domain),
+                format!("a mail server of {domain}"),
+            ),
+        };
+        if permitted {
+            Ok(())
+        } else {
+            Err(PolicyError::HeaderSenderSpoofed {
+                field,
+                address: address.clone(),
+                origin: who,
+            })
+        }
+    }
+
     fn check_user_sender(
         &self,
         sender: Option<&Address>,
         user: &AuthenticatedUser,
     ) -> Result<SenderOrigin, PolicyError> {
-        if let Some(sender) = sender {
-            let permitted = sender.same_mailbox(&user.address)
-                || user.may_send_as.iter().any(|a| sender.same_mailbox(a));
-            if !permitted {
-                return Err(PolicyError::SenderNotPermitted {
-                    user: user.address.clone(),
-                    sender: sender.clone(),
-                });
-            }
+        let Some(sender) = sender else {
+            return Err(PolicyError::NullSenderNotPermitted {
+                user: user.address.clone(),
+            });
+        };
+        let permitted = sender.same_mailbox(&user.address)
+            || user.may_send_as.iter().any(|a| sender.same_mailbox(a));
+        if !permitted {
+            return Err(PolicyError::SenderNotPermitted {
+                user: user.address.clone(),
+                sender: sender.clone(),
+            });
         }
         let organisation = self.sending_organisation(&user.address)?;
         Ok(SenderOrigin::User {
-            sender: sender.cloned(),
+            sender: Some(sender.clone()),
             organisation: organisation.name.clone(),
         })
     }
@@ -236,8 +296,6 @@ impl Community {
     ///   suggestion when the domain is an organisation's, unsuffixed);
     /// - [`PolicyError::UnknownCommunityDomain`]: under the suffix, but no
     ///   organisation uses it;
-    /// - [`PolicyError::OrganisationSuspended`]: the recipient's organisation
-    ///   is suspended (4xx: the sender retries later);
     /// - [`PolicyError::RelayDenied`]: an external server (not signed in, not
     ///   a gateway) asked to relay to another external domain.
     pub fn route_recipient(
@@ -251,7 +309,13 @@ impl Community {
                     recipient: recipient.clone(),
                 }
             })?;
-            let org = active(org)?;
+            if org.holds_delivery() {
+                return Ok(Route::Held {
+                    organisation: org.name.clone(),
+                    recipient: recipient.clone(),
+                    hosted: org.connection == Connection::Mailbox,
+                });
+            }
             return Ok(match &org.connection {
                 Connection::Mailbox => Route::Local {
                     mailbox: recipient.clone(),

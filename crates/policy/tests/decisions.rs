@@ -145,13 +145,11 @@ fn senders_are_believed_only_with_proof() {
             }),
         ),
         (
+            // Issue 25: `<>` is for servers' reports, not signed-in users.
             "user bounce",
             None,
             user(eric),
-            ok(SenderOrigin::User {
-                sender: None,
-                organisation: "Greenstone Chambers".into(),
-            }),
+            Err(PolicyError::NullSenderNotPermitted { user: a(eric) }),
         ),
         (
             "abbreviation user",
@@ -450,11 +448,14 @@ fn recipients_are_routed_or_refused() {
             }),
         ),
         (
+            // Issue 24: a suspended organisation's mail waits in the queue.
             "suspended organisation",
             &from_user,
             "x@down.example.cjsm.net",
-            Err(PolicyError::OrganisationSuspended {
+            Ok(Route::Held {
                 organisation: "Down Solicitors".into(),
+                recipient: a("x@down.example.cjsm.net"),
+                hosted: false,
             }),
         ),
         (
@@ -796,4 +797,87 @@ fn invalid_address_replies_carry_no_control_characters() {
         "553 5.1.3 The address a250 OK@x is not valid: the address has no @ sign."
     );
     let _ = Address::parse(b"x", ParseOptions::default());
+}
+
+// Issue 25: a gateway's certificate proves its organisation's headers too.
+#[test]
+fn header_senders_need_the_same_proof_as_the_envelope() {
+    let c = community();
+    let northshire = SenderOrigin::OrganisationGateway {
+        organisation: "Northshire Council".into(),
+    };
+    let justice = SenderOrigin::ExternalSecure {
+        domain: d("justice.gov.uk"),
+    };
+    let cases: Vec<(&str, &SenderOrigin, &str, bool)> = vec![
+        (
+            "own, suffixed",
+            &northshire,
+            "carol@northshire.gov.uk.cjsm.net",
+            true,
+        ),
+        (
+            "own, unsuffixed",
+            &northshire,
+            "carol@northshire.gov.uk",
+            true,
+        ),
+        (
+            "another organisation",
+            &northshire,
+            "anna.jones@greenstonechambers.co.uk.cjsm.net",
+            false,
+        ),
+        (
+            "a government address",
+            &northshire,
+            "ceo@justice.gov.uk",
+            false,
+        ),
+        ("outside", &northshire, "someone@gmail.com", false),
+        ("own domain", &justice, "clerk@justice.gov.uk", true),
+        (
+            "own subdomain",
+            &justice,
+            "clerk@courts.justice.gov.uk",
+            true,
+        ),
+        ("another secure domain", &justice, "ceo@cps.gov.uk", false),
+        (
+            "a community address",
+            &justice,
+            "carol@northshire.gov.uk.cjsm.net",
+            false,
+        ),
+    ];
+    for (name, origin, address, permitted) in cases {
+        let result = c.check_header_sender(origin, "From", &a(address));
+        assert_eq!(result.is_ok(), permitted, "{name}: {result:?}");
+    }
+    let refused = c
+        .check_header_sender(&northshire, "Sender", &a("ceo@justice.gov.uk"))
+        .unwrap_err();
+    assert_reply(
+        &refused,
+        550,
+        "5.7.1",
+        "The Sender: header names ceo@justice.gov.uk, which the mail server of Northshire Council may not send as",
+    );
+    assert_reply(
+        &PolicyError::NullSenderNotPermitted {
+            user: a("eric.brown@greenstonechambers.co.uk.cjsm.net"),
+        },
+        550,
+        "5.7.1",
+        "the empty reverse-path <> is for mail servers' delivery reports",
+    );
+    assert_reply(
+        &PolicyError::DisplayNameSpoofed {
+            display: "eric.brown@greenstonechambers.co.uk.cjsm.net".into(),
+            address: a("anna.jones@greenstonechambers.co.uk.cjsm.net"),
+        },
+        550,
+        "5.7.1",
+        "use a name, not another address, as the display name",
+    );
 }

@@ -29,6 +29,10 @@ pub enum ContentError {
     /// and change its meaning (found by the `classification` fuzz target).
     #[error("message starts with a folded line")]
     FoldedFirstLine,
+    /// The header section exceeds a bound every parser relies on (line
+    /// length, field count, size).
+    #[error("{0}")]
+    HeaderBound(policy::HeaderBound),
 }
 
 /// Why the driver could not make a message durable.
@@ -122,6 +126,14 @@ pub enum SessionError {
     /// The server is shutting down (for the driver to send).
     #[error("shutting down")]
     ShuttingDown,
+    /// The daemon is at its connection cap and gave this untrusted
+    /// connection's place to a newcomer (for the driver to send).
+    #[error("too many connections")]
+    TooManyConnections,
+    /// The client did not complete TLS or sign in within the time the
+    /// daemon allows (for the driver to send).
+    #[error("not secured in time")]
+    NotSecuredInTime,
     /// The accounts backend could not check the password (RFC 4954 §6,
     /// `454 4.7.0`); the client may try again later.
     #[error("authentication temporarily unavailable")]
@@ -167,9 +179,61 @@ impl SessionError {
             | E::TooManyErrors
             | E::IdleTimeout
             | E::ShuttingDown
+            | E::TooManyConnections
+            | E::NotSecuredInTime
             | E::AuthUnavailable
             | E::RecipientLookupFailed
             | E::Delivery(_) => false,
+        }
+    }
+}
+
+impl SessionError {
+    /// The community rule behind this refusal, for the audit log; `None`
+    /// for protocol errors (syntax, sequence, limits of the framer), for
+    /// the driver's own replies, and for refused sign-ins, which are
+    /// audited as sign-ins by the accounts service.
+    pub fn policy_rule(&self) -> Option<&'static str> {
+        use SessionError as E;
+        match self {
+            E::Policy(p) | E::Delivery(DeliveryError::Policy(p)) => match p {
+                PolicyError::AuthenticationFailed
+                | PolicyError::AccountLocked { .. }
+                | PolicyError::AccountNotActivated { .. }
+                | PolicyError::AccountSuspended { .. }
+                | PolicyError::AccountDeleted { .. }
+                | PolicyError::PasswordChangeRequired { .. } => None,
+                other => Some(other.rule()),
+            },
+            E::Delivery(DeliveryError::Refused(_)) => Some("MailboxRefused"),
+            E::NoPostmaster => Some("NoPostmaster"),
+            E::FromHeaderMissing => Some("FromHeaderMissing"),
+            E::Content(ContentError::BareLineFeed) => Some("BareLineFeed"),
+            E::Content(ContentError::BareCarriageReturn) => Some("BareCarriageReturn"),
+            E::Content(ContentError::Nul) => Some("NulInMessage"),
+            E::Content(ContentError::Unreadable) => Some("UnreadableHeaders"),
+            E::Content(ContentError::FoldedFirstLine) => Some("FoldedFirstLine"),
+            E::Content(ContentError::HeaderBound(_)) => Some("HeaderBound"),
+            E::TooManyErrors => Some("TooManyErrors"),
+            E::LineTooLong { .. }
+            | E::NulInCommand
+            | E::BareLineEnd
+            | E::Command(_)
+            | E::BadSequence { .. }
+            | E::NoValidRecipients
+            | E::TlsAlreadyActive
+            | E::AuthNotOffered
+            | E::AlreadyAuthenticated
+            | E::AuthCancelled
+            | E::AuthMalformed
+            | E::UnframableChunk
+            | E::IdleTimeout
+            | E::ShuttingDown
+            | E::TooManyConnections
+            | E::NotSecuredInTime
+            | E::AuthUnavailable
+            | E::RecipientLookupFailed
+            | E::Delivery(DeliveryError::StorageFailed { .. }) => None,
         }
     }
 }
@@ -265,6 +329,11 @@ impl From<&SessionError> for Reply {
                 (5, 6, 0),
                 "Message refused: its first line begins with a space or tab, so it is not a header",
             ),
+            E::Content(ContentError::HeaderBound(bound)) => Reply::new(
+                552,
+                (5, 6, 0),
+                format!("Message refused: {bound}; this server accepts RFC 5322 header lines"),
+            ),
             E::FromHeaderMissing => Reply::new(
                 550,
                 (5, 6, 0),
@@ -280,6 +349,16 @@ impl From<&SessionError> for Reply {
                 421,
                 (4, 3, 2),
                 "Service shutting down; please try again later",
+            ),
+            E::TooManyConnections => Reply::new(
+                421,
+                (4, 7, 0),
+                "Too many connections; please try again later",
+            ),
+            E::NotSecuredInTime => Reply::new(
+                421,
+                (4, 4, 2),
+                "Too slow to start TLS or sign in; closing the connection",
             ),
             E::AuthUnavailable => Reply::new(
                 454,
@@ -325,6 +404,8 @@ mod tests {
             (SessionError::RecipientLookupFailed, "451 4.3.0"),
             (SessionError::IdleTimeout, "421 4.4.2"),
             (SessionError::ShuttingDown, "421 4.3.2"),
+            (SessionError::TooManyConnections, "421 4.7.0"),
+            (SessionError::NotSecuredInTime, "421 4.4.2"),
             (SessionError::Policy(PolicyError::TlsRequired), "530 5.7.0"),
             (
                 SessionError::Policy(PolicyError::TooManyRecipients { limit: 2 }),

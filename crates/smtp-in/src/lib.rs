@@ -41,8 +41,11 @@
 //!
 //! `proto` (framing, commands, replies), `session` (the state machine and its
 //! events), `message` (header functions), `error` (every refusal and its
-//! reply), `server` (the async driver); [`Secret`] is `transport`'s.
+//! reply), `server` (the async driver), `audit` (the driver's audit records:
+//! each acknowledged message, and the refusals coalesced per session);
+//! [`Secret`] is `transport`'s.
 
+mod audit;
 mod error;
 pub mod message;
 mod proto;
@@ -54,8 +57,8 @@ pub use proto::command::{
     Auth, Bdat, BodyType, Command, CommandError, Hello, MailFrom, Mechanism, Notify,
     OriginalRecipient, RcptTo, Ret,
 };
-pub use server::{AuthOutcome, Authenticator, Context, Timeouts, serve};
-pub use session::{Envelope, Event, Options, Recipient, Session, Step, TlsInfo};
+pub use server::{AuthOutcome, Authenticator, Context, Timeouts, serve, serve_admitted};
+pub use session::{Envelope, Event, Options, Recipient, Refusal, Session, Step, TlsInfo};
 pub use transport::Secret;
 
 /// Sent, then the connection closed, when the server's connection caps are

@@ -2,14 +2,15 @@
 //! it: the `Received:` trace header naming the TLS version and cipher
 //! (RFC 5321 §4.4, RFC 3848 protocol names), the `Message-ID` and `Date`
 //! a submission server adds when the user's program left them out
-//! (RFC 6409 §8), and the check that a submitted message's `From:` is the
-//! signed-in user's (the session applies it before `MessageReceived`).
+//! (RFC 6409 §8), and the check that a message's `From:` and `Sender:`
+//! carry the same proof as its envelope (the session applies it before
+//! `MessageReceived`).
 
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mail_parser::MessageParser;
-use policy::{Address, AuthenticatedUser, ParseOptions, PolicyError};
+use policy::{Address, AuthenticatedUser, Community, ParseOptions, PolicyError, SenderOrigin};
 
 use crate::error::SessionError;
 
@@ -93,42 +94,135 @@ pub fn add_missing_submission_headers(
     out
 }
 
-/// Checks that every `From:` address of a submitted message is the
-/// signed-in user's own or one granted to them.
+/// The message's `Message-ID` (with its angle brackets), for the audit
+/// log; `None` when it has none or its header section cannot be read.
+pub fn header_message_id(message: &[u8]) -> Option<String> {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |p| p + 2);
+    // A parser panic (hostile input) gives no id rather than ending the
+    // session.
+    std::panic::catch_unwind(|| {
+        MessageParser::default()
+            .parse_headers(&message[..end])
+            .and_then(|m| {
+                let id: String = clean(m.message_id()?).split_whitespace().collect();
+                Some(format!("<{id}>"))
+            })
+    })
+    .ok()
+    .flatten()
+}
+
+/// `Return-Path: <sender>` (with CRLF), which final delivery puts first
+/// (RFC 5321 §4.4); `<>` for a delivery report.
+pub fn return_path_header(sender: Option<&Address>) -> String {
+    match sender {
+        Some(sender) => format!("Return-Path: <{sender}>\r\n"),
+        None => "Return-Path: <>\r\n".to_owned(),
+    }
+}
+
+/// The header check: the `From:` and `Sender:` of an accepted message need
+/// the same proof as its envelope sender (issue 25).
+///
+/// - Signed in (`user`): every `From:` address and the `Sender:` are the
+///   user's own or granted to them, and `From:` is present.
+/// - A gateway or an external secure domain's server (`origin`): every
+///   `From:` and `Sender:` address belongs to what its certificate or
+///   network proved ([`policy::Community::check_header_sender`]).
+/// - Everyone: a `From:` display name that is itself another community or
+///   secure-domain address (`"eric.brown@…" <anna.jones@…>`) is refused.
 ///
 /// # Errors
 ///
-/// [`SessionError::FromHeaderMissing`] when there is no `From:` address;
-/// [`PolicyError::SenderNotPermitted`] naming the first foreign one.
-pub fn check_from(message: &[u8], user: &AuthenticatedUser) -> Result<(), SessionError> {
+/// [`SessionError::FromHeaderMissing`] when a signed-in user's message has
+/// no `From:` address; the [`PolicyError`] naming the first address that
+/// fails.
+pub fn check_header_senders(
+    message: &[u8],
+    origin: &SenderOrigin,
+    community: &Community,
+    user: Option<&AuthenticatedUser>,
+) -> Result<(), SessionError> {
     let parsed = MessageParser::default().parse_headers(message);
-    let addresses: Vec<String> = parsed
-        .as_ref()
-        .and_then(|m| m.from())
-        .map(|from| {
-            from.iter()
-                .filter_map(|a| a.address())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    if addresses.is_empty() {
+    let mailboxes = |field: Option<&mail_parser::Address<'_>>| -> Vec<(Option<String>, String)> {
+        field
+            .map(|list| {
+                list.iter()
+                    .filter_map(|a| Some((a.name().map(str::to_owned), a.address()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let from = mailboxes(parsed.as_ref().and_then(|m| m.from()));
+    let sender = mailboxes(parsed.as_ref().and_then(|m| m.sender()));
+    if from.is_empty() && user.is_some() {
         return Err(SessionError::FromHeaderMissing);
     }
-    for text in addresses {
-        let permitted = Address::parse(text.as_bytes(), ParseOptions::smtputf8()).ok();
-        let ok = permitted.as_ref().is_some_and(|a| {
-            a.same_mailbox(&user.address) || user.may_send_as.iter().any(|g| a.same_mailbox(g))
-        });
-        if !ok {
-            let Some(sender) = permitted else {
-                return Err(SessionError::FromHeaderMissing);
+    let parse = |text: &str| Address::parse(text.as_bytes(), ParseOptions::smtputf8()).ok();
+    for (field, list) in [("From", &from), ("Sender", &sender)] {
+        for (display, text) in list.iter() {
+            let Some(address) = parse(text) else {
+                if user.is_some() || field == "From" {
+                    return Err(SessionError::FromHeaderMissing);
+                }
+                continue;
             };
-            return Err(PolicyError::SenderNotPermitted {
-                user: user.address.clone(),
-                sender,
+            match user {
+                Some(user) => {
+                    let own = address.same_mailbox(&user.address)
+                        || user.may_send_as.iter().any(|g| address.same_mailbox(g));
+                    if !own {
+                        return Err(if field == "From" {
+                            PolicyError::SenderNotPermitted {
+                                user: user.address.clone(),
+                                sender: address,
+                            }
+                        } else {
+                            PolicyError::HeaderSenderSpoofed {
+                                field,
+                                address,
+                                origin: format!("the signed-in user {}", user.address),
+                            }
+                        }
+                        .into());
+                    }
+                }
+                None => community.check_header_sender(origin, field, &address)?,
             }
-            .into());
+            if let Some(display) = display {
+                check_display_name(display, &address, community)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a display name that contains a community or secure-domain
+/// address other than the mailbox's own.
+fn check_display_name(
+    display: &str,
+    address: &Address,
+    community: &Community,
+) -> Result<(), PolicyError> {
+    let words = display.split(|c: char| c.is_whitespace() || "<>()[]\"',;".contains(c));
+    for word in words.filter(|w| w.contains('@')) {
+        let Ok(named) = Address::parse(word.as_bytes(), ParseOptions::smtputf8()) else {
+            continue;
+        };
+        let guarded = community.is_community_domain(named.domain())
+            || community.external_domain_for(named.domain()).is_some();
+        if guarded && !named.same_mailbox(address) {
+            return Err(PolicyError::DisplayNameSpoofed {
+                display: display
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect(),
+                address: address.clone(),
+            });
         }
     }
     Ok(())
@@ -235,18 +329,114 @@ mod tests {
         );
     }
 
+    fn community() -> Community {
+        let mut c = Community::default();
+        c.organisations.push(policy::Organisation::mailbox(
+            "Org",
+            policy::Domain::parse("org.example").unwrap(),
+        ));
+        c.organisations.push(policy::Organisation::mailbox(
+            "Other",
+            policy::Domain::parse("other.example").unwrap(),
+        ));
+        c
+    }
+
+    fn check(
+        message: &str,
+        origin: &SenderOrigin,
+        user: Option<&AuthenticatedUser>,
+    ) -> Result<(), SessionError> {
+        check_header_senders(message.as_bytes(), origin, &community(), user)
+    }
+
     #[test]
-    fn from_must_be_the_user() {
+    fn a_signed_in_users_headers_are_their_own() {
         let eric = Address::try_from("eric@org.example.cjsm.net").unwrap();
-        let user = AuthenticatedUser::new(eric);
-        assert!(check_from(b"From: Eric <ERIC@org.example.cjsm.net>\r\n\r\nx", &user).is_ok());
+        let user = AuthenticatedUser::new(eric.clone());
+        let origin = SenderOrigin::User {
+            sender: Some(eric),
+            organisation: "Org".into(),
+        };
+        let me = Some(&user);
+        assert!(
+            check(
+                "From: Eric <ERIC@org.example.cjsm.net>\r\n\r\nx",
+                &origin,
+                me
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            check_from(b"From: boss@org.example.cjsm.net\r\n\r\nx", &user),
+            check("From: boss@org.example.cjsm.net\r\n\r\nx", &origin, me),
             Err(SessionError::Policy(PolicyError::SenderNotPermitted { .. }))
         ));
         assert_eq!(
-            check_from(b"Subject: x\r\n\r\nx", &user),
+            check("Subject: x\r\n\r\nx", &origin, me),
             Err(SessionError::FromHeaderMissing)
         );
+        // Issue 25: Sender: naming another user, a display name that is
+        // another member's address.
+        assert!(matches!(
+            check(
+                "From: eric@org.example.cjsm.net\r\nSender: anna@org.example.cjsm.net\r\n\r\nx",
+                &origin,
+                me
+            ),
+            Err(SessionError::Policy(PolicyError::HeaderSenderSpoofed {
+                field: "Sender",
+                ..
+            }))
+        ));
+        assert!(matches!(
+            check(
+                "From: \"anna@other.example.cjsm.net\" <eric@org.example.cjsm.net>\r\n\r\nx",
+                &origin,
+                me
+            ),
+            Err(SessionError::Policy(PolicyError::DisplayNameSpoofed { .. }))
+        ));
+        // Its own address, or an ordinary one, as a display name is fine.
+        assert!(
+            check(
+                "From: \"eric@org.example.cjsm.net\" <eric@org.example.cjsm.net>\r\n\r\nx",
+                &origin,
+                me
+            )
+            .is_ok()
+        );
+        assert!(
+            check(
+                "From: \"Eric (eric@gmail.com)\" <eric@org.example.cjsm.net>\r\n\r\nx",
+                &origin,
+                me
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_gateway_may_name_only_its_own_organisation() {
+        let origin = SenderOrigin::OrganisationGateway {
+            organisation: "Org".into(),
+        };
+        assert!(check("From: carol@org.example.cjsm.net\r\n\r\nx", &origin, None).is_ok());
+        assert!(check("From: carol@org.example\r\n\r\nx", &origin, None).is_ok());
+        for spoof in [
+            "From: anna@other.example.cjsm.net\r\n\r\nx",
+            "From: ceo@justice.gov.uk\r\n\r\nx",
+            "From: carol@org.example.cjsm.net\r\nSender: ceo@justice.gov.uk\r\n\r\nx",
+            "From: carol@org.example.cjsm.net, anna@other.example.cjsm.net\r\n\r\nx",
+        ] {
+            assert!(
+                matches!(
+                    check(spoof, &origin, None),
+                    Err(SessionError::Policy(
+                        PolicyError::HeaderSenderSpoofed { .. }
+                    ))
+                ),
+                "{spoof}"
+            );
+        }
     }
 }

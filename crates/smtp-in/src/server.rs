@@ -16,11 +16,17 @@
 //!   TLS version and cipher), the classification header when the message
 //!   carried no label, and on submission a missing `Message-ID`/`Date`; it
 //!   delivers one copy to every local recipient's INBOX in a single store
-//!   write (all or none) and queues one entry for all remote recipients.
-//!   Only when both are on disk does the client get its `250`.
+//!   write (all or none) and queues one entry for all remote recipients,
+//!   with the message's audit record in the same batch. Only when all are
+//!   on disk does the client get its `250`.
+//!
+//! Refusals under community rules are gathered from the session and
+//! written to the audit log coalesced, once per session (see `audit`).
 //!
 //! When the shutdown token fires while the driver waits for input, the
-//! client gets `421 4.3.2`; when the client is idle too long, `421 4.4.2`.
+//! client gets `421 4.3.2`; when the client is idle too long, `421 4.4.2`;
+//! when the daemon evicts the connection ([`serve_admitted`]), `421 4.7.0`
+//! (crowded out) or `421 4.4.2` (too slow to start TLS or sign in).
 //! A message being stored is finished first. I/O errors end the session
 //! without a reply.
 //!
@@ -73,10 +79,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
-use transport::{ServerTls, Stream};
+use transport::{Admission, Eviction, ServerTls, Stream};
 
+use crate::audit::{Accepted, RefusalLog};
 use crate::error::{DeliveryError, SessionError};
-use crate::message::{Arrival, add_missing_submission_headers, received_header};
+use crate::message::{
+    Arrival, add_missing_submission_headers, received_header, return_path_header,
+};
 use crate::proto::reply::encode_refusal;
 use crate::session::{Envelope, Event, Options, Session, Step, TlsInfo};
 
@@ -237,8 +246,31 @@ pub async fn serve(
     peer: Option<SocketAddr>,
     shutdown: &CancellationToken,
 ) -> io::Result<()> {
+    let admission = Admission::unwatched();
+    serve_admitted(stream, implicit_tls, ctx, peer, shutdown, &admission).await
+}
+
+/// [`serve`] for a connection the daemon watches under its caps: the
+/// driver reports through `admission` when the client first sends
+/// something, when TLS is complete and when the client is trusted (signed in, a gateway certificate, or on the SMTP
+/// listener a message accepted), and when the daemon evicts the connection
+/// it is told at the next wait for input (`421 4.7.0` when crowded out,
+/// `421 4.4.2` when too slow to start TLS or sign in), or the TLS handshake
+/// in progress is dropped.
+///
+/// # Errors
+///
+/// As [`serve`]; an eviction during the TLS handshake is `Interrupted`.
+pub async fn serve_admitted(
+    stream: Stream,
+    implicit_tls: bool,
+    ctx: &Context,
+    peer: Option<SocketAddr>,
+    shutdown: &CancellationToken,
+    admission: &Admission,
+) -> io::Result<()> {
     let stream = if implicit_tls {
-        handshake(stream, ctx, shutdown).await?
+        handshake(stream, ctx, shutdown, admission).await?
     } else {
         stream
     };
@@ -254,8 +286,15 @@ pub async fn serve(
         out: Vec::new(),
         auth_failures: 0,
         deadline: None,
+        refusals: RefusalLog::default(),
+        admission,
     };
-    connection.run(shutdown).await
+    connection.report_tls();
+    let result = connection.run(shutdown).await;
+    // Whatever ended the session, its refusals are recorded.
+    connection.refusals.add(connection.session.take_refusals());
+    connection.write_refusals().await;
+    result
 }
 
 /// One connection's I/O state around its session.
@@ -272,13 +311,19 @@ struct Connection<'a> {
     /// When the input awaited must have arrived: set when the wait for a
     /// command (or message content) begins, cleared by every reply.
     deadline: Option<(bool, tokio::time::Instant)>,
+    /// Refusals not yet written to the audit log.
+    refusals: RefusalLog,
+    /// The connection's standing with the daemon.
+    admission: &'a Admission,
 }
 
 impl Connection<'_> {
     async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
         let mut buf = vec![0u8; 16 * 1024];
         loop {
-            match self.session.next() {
+            let step = self.session.next();
+            self.refusals.add(self.session.take_refusals());
+            match step {
                 Step::Write(bytes) => {
                     self.deadline = None;
                     self.out.extend_from_slice(&bytes);
@@ -287,15 +332,19 @@ impl Connection<'_> {
                 Step::StartTls => {
                     self.flush().await?;
                     let stream = self.stream.take().ok_or_else(gone)?;
-                    let stream = handshake(stream, self.ctx, shutdown).await?;
+                    let stream = handshake(stream, self.ctx, shutdown, self.admission).await?;
                     let tls = tls_info(&stream, &self.ctx.store).await.ok_or_else(gone)?;
                     debug!(version = %tls.version, cipher = %tls.cipher, "STARTTLS done");
                     self.stream = Some(stream);
                     // The session is waiting for exactly this answer.
                     let _ = self.session.tls_established(tls);
+                    self.report_tls();
                 }
                 Step::NeedInput => {
                     self.flush().await?;
+                    if self.refusals.due() {
+                        self.write_refusals().await;
+                    }
                     let receiving = self.session.is_receiving_message();
                     let limit = if receiving {
                         self.ctx.timeouts.data
@@ -315,6 +364,14 @@ impl Connection<'_> {
                             debug!("shutting down");
                             return self.close_with(&SessionError::ShuttingDown).await;
                         }
+                        why = self.admission.evicted() => {
+                            debug!(%why, "evicted");
+                            let error = match why {
+                                Eviction::Crowded => SessionError::TooManyConnections,
+                                Eviction::TooSlow => SessionError::NotSecuredInTime,
+                            };
+                            return self.close_with(&error).await;
+                        }
                         read = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => read,
                     };
                     match read {
@@ -327,6 +384,7 @@ impl Connection<'_> {
                             return Ok(());
                         }
                         Ok(Ok(n)) => {
+                            self.admission.heard();
                             if receiving {
                                 // Content earns more time, up to the limit.
                                 let rate = u64::from(self.ctx.timeouts.min_data_rate.max(1));
@@ -354,6 +412,18 @@ impl Connection<'_> {
                     }
                     return Ok(());
                 }
+            }
+        }
+    }
+
+    /// Tells the daemon that TLS is complete, and that the client is
+    /// trusted when it proved itself an organisation's gateway (by its
+    /// certificate, or by its configured network over TLS).
+    fn report_tls(&self) {
+        if self.session.tls().is_some() {
+            self.admission.encrypted();
+            if self.session.credentials().gateway_organisation.is_some() {
+                self.admission.trusted();
             }
         }
     }
@@ -401,6 +471,7 @@ impl Connection<'_> {
                 match outcome {
                     AuthOutcome::Accepted(user) => {
                         info!(%username, address = %user.address, ?mechanism, "authenticated");
+                        self.admission.trusted();
                         let _ = self.session.auth_result(Ok(user));
                     }
                     AuthOutcome::BadCredentials => {
@@ -452,8 +523,59 @@ impl Connection<'_> {
                 data,
             } => {
                 let result = self.store_message(envelope, &label, data).await;
+                if result.is_ok() && self.ctx.options.listener == Listener::Relay {
+                    // A sender that policy accepted has proved itself.
+                    self.admission.trusted();
+                }
                 let _ = self.session.delivered(result);
             }
+        }
+    }
+
+    /// Who the audit log names as acting: the signed-in user, the
+    /// organisation's gateway, or `anonymous`.
+    fn actor(&self) -> String {
+        let credentials = self.session.credentials();
+        if let Some(user) = &credentials.authenticated {
+            return user.address.to_string();
+        }
+        if let Some(org) = &credentials.gateway_organisation {
+            return format!("gateway:{org}");
+        }
+        "anonymous".to_owned()
+    }
+
+    /// Where from, for the audit log: the listener and the peer's address.
+    fn source(&self) -> String {
+        let listener = match self.ctx.options.listener {
+            Listener::Relay => "smtp",
+            Listener::Submission => "submission",
+        };
+        match self.peer_ip {
+            Some(ip) => format!("{listener} {ip}"),
+            None => listener.to_owned(),
+        }
+    }
+
+    /// Writes the gathered refusals as one audit record, shown to the
+    /// organisations of the addresses they name and of the signed-in user.
+    async fn write_refusals(&mut self) {
+        let Some((event, mut addresses)) = self.refusals.take(&self.actor(), &self.source()) else {
+            return;
+        };
+        if let Some(user) = &self.session.credentials().authenticated {
+            addresses.push(user.address.to_string());
+        }
+        let store = self.ctx.store.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let organisations = store.organisations_of(addresses.iter().map(String::as_str))?;
+            store.audit_for(&event, &organisations)
+        })
+        .await;
+        match written {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(error = %e, "cannot write the refusals to the audit log"),
+            Err(e) => warn!(error = %e, "writing the refusals to the audit log panicked"),
         }
     }
 
@@ -519,8 +641,53 @@ impl Connection<'_> {
         let store = self.ctx.store.clone();
         let size = raw.len();
         let (locals, remotes) = (local.len(), remote.len());
+        let recipients: Vec<String> = envelope
+            .recipients
+            .iter()
+            .map(|r| r.address.to_string())
+            .collect();
+        let tls = self.session.tls();
+        let detail = Accepted {
+            id: &id,
+            message_id: crate::message::header_message_id(&raw).as_deref(),
+            sender: &sender,
+            recipients: &recipients,
+            size,
+            classification: label.classification.as_str(),
+            tls: (
+                tls.map_or("none", |t| t.version.as_str()),
+                tls.map_or("none", |t| t.cipher.as_str()),
+            ),
+            helo: self.session.helo().unwrap_or("unknown"),
+        }
+        .detail();
+        let audit = store::AuditEvent {
+            actor: self.actor(),
+            action: "smtp.accept".to_owned(),
+            source: self.source(),
+            detail,
+        };
+        // The record is shown to the sender's, the recipients' and the
+        // signed-in user's organisations.
+        let mut subjects = recipients;
+        subjects.push(sender.clone());
+        if let Some(user) = &self.session.credentials().authenticated {
+            subjects.push(user.address.to_string());
+        }
         let stored = tokio::task::spawn_blocking(move || {
-            deliver_durably(&store, &sender, &local, &remote, &queue_envelope, &raw, now)
+            deliver_durably(
+                &store,
+                &Delivery {
+                    sender: &sender,
+                    local: &local,
+                    remote: &remote,
+                    envelope: &queue_envelope,
+                    raw: &raw,
+                    now,
+                    audit: &audit,
+                    subjects: &subjects,
+                },
+            )
         })
         .await
         .unwrap_or_else(|e| {
@@ -561,6 +728,9 @@ impl Connection<'_> {
             at: now,
         });
         let mut raw = Vec::with_capacity(data.len() + 512);
+        // Final delivery records the reverse-path (RFC 5321 §4.4); the
+        // relay takes this line off again for the copies it passes on.
+        raw.extend_from_slice(return_path_header(envelope.mail_from.as_ref()).as_bytes());
         raw.extend_from_slice(received.as_bytes());
         if let Some(header) = label.header_to_add() {
             raw.extend_from_slice(header.as_bytes());
@@ -584,17 +754,35 @@ impl Connection<'_> {
     }
 }
 
+/// One message to make durable: its local and remote recipients, and its
+/// audit record with the addresses whose organisations may read it.
+struct Delivery<'a> {
+    sender: &'a str,
+    local: &'a [policy::Address],
+    remote: &'a [store::NewQueueRecipient],
+    envelope: &'a store::QueueEnvelope,
+    raw: &'a [u8],
+    now: SystemTime,
+    audit: &'a store::AuditEvent,
+    subjects: &'a [String],
+}
+
 /// The blocking half of [`Connection::store_message`]. Returns the queue
 /// entry's id when remote recipients were queued.
 fn deliver_durably(
     store: &Store,
-    sender: &str,
-    local: &[policy::Address],
-    remote: &[store::NewQueueRecipient],
-    envelope: &store::QueueEnvelope,
-    raw: &[u8],
-    now: SystemTime,
+    delivery: &Delivery<'_>,
 ) -> Result<Option<store::QueueId>, DeliveryError> {
+    let Delivery {
+        sender,
+        local,
+        remote,
+        envelope,
+        raw,
+        now,
+        audit,
+        subjects,
+    } = *delivery;
     let failed = |e: store::Error| DeliveryError::StorageFailed {
         detail: e.to_string(),
     };
@@ -627,8 +815,11 @@ fn deliver_durably(
         envelope,
         now: seconds,
     };
+    let organisations = store
+        .organisations_of(subjects.iter().map(String::as_str))
+        .map_err(failed)?;
     let (_, queued) = store
-        .deliver_and_enqueue(
+        .deliver_and_enqueue_audited(
             &inboxes,
             &NewMessage {
                 raw,
@@ -638,6 +829,8 @@ fn deliver_durably(
                 keywords: Default::default(),
             },
             (!remote.is_empty()).then_some(&outbound),
+            audit,
+            &organisations,
         )
         .map_err(failed)?;
     Ok(queued)
@@ -662,15 +855,29 @@ fn notify_text(notify: &crate::Notify) -> String {
 }
 
 /// The server side of the TLS handshake, under the handshake timeout; a
-/// shutdown abandons it (nothing can be said to a client mid-handshake).
+/// shutdown or an eviction abandons it (nothing can be said to a client
+/// mid-handshake).
 async fn handshake(
     stream: Stream,
     ctx: &Context,
     shutdown: &CancellationToken,
+    admission: &Admission,
 ) -> io::Result<Stream> {
-    stream
-        .upgrade_within(&ctx.tls, ctx.timeouts.handshake, shutdown.cancelled())
-        .await
+    let stop = async {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            _ = admission.evicted() => {}
+        }
+    };
+    let upgraded = stream
+        .upgrade_within(&ctx.tls, ctx.timeouts.handshake, stop)
+        .await;
+    upgraded.map_err(|e| match admission.eviction() {
+        Some(why) if e.kind() == io::ErrorKind::Interrupted => {
+            io::Error::new(io::ErrorKind::Interrupted, format!("evicted: {why}"))
+        }
+        _ => e,
+    })
 }
 
 /// What the session needs to know about the connection's TLS: version,

@@ -212,6 +212,7 @@ fn route_kind(route: &Route) -> &'static str {
         Route::Local { .. } => "local",
         Route::OrganisationGateway { .. } => "gateway",
         Route::ExternalSecure { .. } => "external",
+        Route::Held { .. } => "held",
     }
 }
 

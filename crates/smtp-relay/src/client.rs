@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,8 +29,8 @@ use crate::session::{Envelope, Opening, Outcome, Step, Transaction};
 pub(crate) struct ClientContext {
     /// The EHLO name.
     pub(crate) hostname: String,
-    /// The TLS client configuration.
-    pub(crate) tls: Arc<ClientConfig>,
+    /// The TLS client configuration (reloadable).
+    pub(crate) tls: Arc<crate::tls::ClientTls>,
     /// TCP connect and greeting timeout.
     pub(crate) connect_timeout: Duration,
     /// Per-reply timeout.
@@ -186,7 +185,7 @@ impl Session {
                 return Ok(());
             }
         };
-        let connector = TlsConnector::from(Arc::clone(&ctx.tls));
+        let connector = TlsConnector::from(ctx.tls.current());
         let tls =
             match tokio::time::timeout(ctx.command_timeout, connector.connect(server_name, tcp))
                 .await

@@ -27,8 +27,8 @@ use crate::error::{Failure, RelayError};
 use crate::resolve::{Candidate, Resolver};
 use crate::route::Destination;
 use crate::schedule::{
-    self, Backoff, Flush, Job, Plan, ScanState, Schedule, after_delay_notice, wants_delay_notice,
-    wants_failure_notice, wants_success_notice,
+    self, Backoff, Flush, Hold, Job, Plan, ScanState, Schedule, after_delay_notice,
+    wants_delay_notice, wants_failure_notice, wants_success_notice,
 };
 use crate::session::{Envelope, Rcpt};
 
@@ -44,10 +44,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// What the handle and the engine share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     wake: Notify,
     flush: Mutex<Flush>,
+    tls: Arc<crate::tls::ClientTls>,
 }
 
 /// Lets the daemon and operators prod a running relay. Cheap to clone.
@@ -67,6 +68,16 @@ impl RelayHandle {
     pub fn flush(&self, destination: Option<String>) {
         lock(&self.shared.flush).add(destination);
         self.shared.wake.notify_one();
+    }
+
+    /// Reads the extra CA file and the client certificate again (SIGHUP);
+    /// new connections use them. On any problem the old ones stay.
+    ///
+    /// # Errors
+    ///
+    /// [`RelayError::Certificate`] or [`RelayError::Tls`].
+    pub fn reload_tls(&self) -> Result<(), RelayError> {
+        self.shared.tls.reload()
     }
 }
 
@@ -139,11 +150,11 @@ impl Relay {
                 "max_connections and max_connections_per_destination must be at least 1".into(),
             ));
         }
-        let tls = crate::tls::client_config(&config)?;
+        let tls = Arc::new(crate::tls::ClientTls::new(&config)?);
         let resolver = Resolver::new(&config.resolver)?;
         let client = ClientContext {
             hostname: config.hostname.clone(),
-            tls,
+            tls: Arc::clone(&tls),
             connect_timeout: config.connect_timeout,
             command_timeout: config.command_timeout,
             implicit_tls_ports: config.implicit_tls_ports.clone(),
@@ -161,7 +172,11 @@ impl Relay {
                 in_flight: Mutex::new(HashMap::new()),
             }),
             community,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(Shared {
+                wake: Notify::new(),
+                flush: Mutex::new(Flush::default()),
+                tls,
+            }),
         })
     }
 
@@ -294,7 +309,8 @@ async fn scan(
         && plan.refused.is_empty()
         && plan.expired.is_empty()
         && plan.delay_notices.is_empty()
-        && plan.finished.is_empty());
+        && plan.finished.is_empty()
+        && plan.holds.is_empty());
     if has_chores {
         let e = Arc::clone(engine);
         let chores = tokio::task::spawn_blocking(move || settle(&e, plan));
@@ -347,6 +363,7 @@ async fn scan(
 fn settle(engine: &Engine, plan: Plan) {
     let store = &engine.store;
     let now = now();
+    record_holds(store, &plan.holds, now);
     for (id, index, mailbox) in plan.local {
         let result = deliver_locally(store, id, &mailbox, now);
         match result {
@@ -396,6 +413,50 @@ fn settle(engine: &Engine, plan: Plan) {
     for id in plan.finished {
         remove_if_done(store, id);
     }
+}
+
+/// Records when recipients' holds began and ended, so that the time held
+/// counts neither against the maximum age nor towards a delay notice.
+fn record_holds(store: &Store, holds: &[(QueueId, usize, Hold)], now: i64) {
+    let mut by_entry: HashMap<QueueId, Vec<(usize, Hold)>> = HashMap::new();
+    for &(id, index, hold) in holds {
+        by_entry.entry(id).or_default().push((index, hold));
+    }
+    for (id, changes) in by_entry {
+        let result = store.update_queue_entry(id, |entry| {
+            for &(index, hold) in &changes {
+                let Some(r) = entry.recipients.get_mut(index) else {
+                    continue;
+                };
+                match hold {
+                    Hold::Began => r.held_since = r.held_since.or(Some(now)),
+                    Hold::Ended => {
+                        if let Some(since) = r.held_since.take() {
+                            r.held_for += now.saturating_sub(since).max(0);
+                        }
+                    }
+                }
+            }
+        });
+        match result {
+            Ok(_) => tracing::info!(queue = %id, ?changes, "held recipients recorded"),
+            Err(e) => tracing::warn!(queue = %id, error = %e, "cannot record a hold"),
+        }
+    }
+}
+
+/// The message without the `Return-Path:` line smtp-in put first for its
+/// local copies (RFC 5321 §4.4: only final delivery adds one; a relay
+/// passes none on).
+fn without_return_path(mut raw: Vec<u8>) -> Vec<u8> {
+    const NAME: &[u8] = b"return-path:";
+    if raw.len() >= NAME.len()
+        && raw[..NAME.len()].eq_ignore_ascii_case(NAME)
+        && let Some(end) = raw.windows(2).position(|w| w == b"\r\n")
+    {
+        raw.drain(..end + 2);
+    }
+    raw
 }
 
 fn reason_of(f: &Failure) -> String {
@@ -1003,6 +1064,7 @@ async fn deliver_job(
             return (false, true);
         }
     };
+    let raw = without_return_path(raw);
     let message = match &job.rewriter {
         Some(r) => r.outbound_headers(&raw),
         None => raw,
@@ -1063,15 +1125,23 @@ async fn deliver_job(
             action: "relay.deliver".into(),
             source: format!("{destination} {} [{}]", session.host, session.peer),
             detail: format!(
-                "queue={} message-id={} sender=<{}> recipients={} tls={} cipher={}",
+                "queue={} message-id={} sender=<{}> recipients={} size={} classification={} tls={} cipher={}",
                 job.id,
                 message_id,
                 job.sender,
                 recipients.join(","),
+                message.len(),
+                policy::read_label(&message).map_or("-", |l| l.classification.as_str()),
                 session.tls.version,
                 session.tls.cipher
             ),
         };
+        // Shown to the sender's and the recipients' organisations.
+        let subjects: Vec<String> = recipients
+            .iter()
+            .map(|r| (*r).to_owned())
+            .chain(std::iter::once(job.sender.clone()))
+            .collect();
         let e = Arc::clone(engine);
         let success: Vec<usize> = job
             .recipients
@@ -1083,7 +1153,11 @@ async fn deliver_job(
         let host = session.host.clone();
         let id = job.id;
         let _ = tokio::task::spawn_blocking(move || {
-            if let Err(err) = e.store.audit(&event) {
+            let written = e
+                .store
+                .organisations_of(subjects.iter().map(String::as_str))
+                .and_then(|organisations| e.store.audit_for(&event, &organisations));
+            if let Err(err) = written {
                 tracing::warn!(error = %err, "cannot write the delivery audit record");
             }
             if !success.is_empty() && !peer_dsn {
@@ -1185,4 +1259,17 @@ fn message_id(message: &[u8]) -> String {
         .parse_headers(&message[..end])
         .and_then(|m| m.message_id().map(|id| format!("<{id}>")))
         .unwrap_or_else(|| "-".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_return_path_of_final_delivery_is_not_passed_on() {
+        let raw = b"Return-Path: <a@b.example>\r\nReceived: x\r\n\r\nbody\r\n".to_vec();
+        assert_eq!(without_return_path(raw), b"Received: x\r\n\r\nbody\r\n");
+        let plain = b"Received: x\r\nReturn-Path: <a@b>\r\n\r\n".to_vec();
+        assert_eq!(without_return_path(plain.clone()), plain);
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use policy::{Address, Community, PolicyError, Rewriter, Route, SenderOrigin};
+use policy::{Address, Community, Rewriter, Route, SenderOrigin};
 
 /// A place the relay opens connections to. Recipients with the same
 /// destination share transactions and connections, and a destination that
@@ -65,7 +65,8 @@ pub enum Routed {
         /// The mailbox address (community form).
         mailbox: String,
     },
-    /// The recipient's organisation is suspended: hold, do not try.
+    /// The recipient's organisation is suspended or its delivery held: wait,
+    /// do not try, and do not count the wait against the recipient.
     Held,
     /// The community no longer accepts mail for it: fail now.
     Refused(String),
@@ -105,13 +106,13 @@ pub fn route(community: &Community, recipient: &str) -> Routed {
                 rewriter,
             }
         }
+        Ok(Route::Held { .. }) => Routed::Held,
         Ok(Route::ExternalSecure { recipient, .. }) => Routed::Remote {
             destination: Destination::Domain(recipient.domain().to_string()),
             organisation: None,
             recipient: recipient.to_string(),
             rewriter: None,
         },
-        Err(PolicyError::OrganisationSuspended { .. }) => Routed::Held,
         Err(e) => Routed::Refused(policy::Reply::from(&e).text),
     }
 }

@@ -49,14 +49,15 @@ impl Schedule {
         self.retry[i.min(self.retry.len() - 1)]
     }
 
-    /// Whether mail queued at `queued_at` has passed its maximum age.
-    pub fn is_expired(&self, queued_at: i64, now: i64) -> bool {
-        now.saturating_sub(queued_at) >= self.max_age
+    /// Whether mail of this age (seconds queued, less the time it was
+    /// held: [`QueueEntry::age_of`]) has passed its maximum age.
+    pub fn is_expired(&self, age: i64) -> bool {
+        age >= self.max_age
     }
 
-    /// Whether mail queued at `queued_at` is old enough for a delay notice.
-    pub fn delay_notice_due(&self, queued_at: i64, now: i64) -> bool {
-        now.saturating_sub(queued_at) >= self.delay_notice_after
+    /// Whether mail of this age is old enough for a delay notice.
+    pub fn delay_notice_due(&self, age: i64) -> bool {
+        age >= self.delay_notice_after
     }
 
     /// The maximum age in seconds (for the failure DSN's wording).
@@ -248,9 +249,22 @@ pub struct Plan {
     pub delay_notices: Vec<(QueueId, Vec<usize>)>,
     /// Entries every recipient of which is done: to remove.
     pub finished: Vec<QueueId>,
+    /// Recipients whose organisation's hold began or ended since the last
+    /// scan, to record so that the time held does not count against them.
+    pub holds: Vec<(QueueId, usize, Hold)>,
     /// The earliest future time something becomes due (a retry, a back-off
     /// ending, an expiry), to sleep until.
     pub next_wake: Option<i64>,
+}
+
+/// A change in a recipient's hold (its organisation suspended or its
+/// delivery held, then resumed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// The hold began: record since when.
+    Began,
+    /// The hold ended: add its length to the time held; deliver now.
+    Ended,
 }
 
 /// What the scan needs to know besides the queue.
@@ -303,26 +317,39 @@ pub fn plan(
         if entry.held {
             continue;
         }
-        let expired = schedule.is_expired(entry.queued_at, now);
         let mut to_expire = Vec::new();
         let mut to_notify = Vec::new();
+        let mut released = false;
+        let mut youngest = i64::MAX;
         let mut groups: BTreeMap<(Destination, Option<String>), Job> = BTreeMap::new();
         for i in open {
             let r = &entry.recipients[i];
-            match route(community, &r.address) {
+            let routed = route(community, &r.address);
+            match (&routed, r.held_since) {
+                (Routed::Held, None) => plan.holds.push((id, i, Hold::Began)),
+                (Routed::Held, Some(_)) => {}
+                (_, Some(_)) => {
+                    plan.holds.push((id, i, Hold::Ended));
+                    released = true;
+                }
+                (_, None) => {}
+            }
+            let age = entry.age_of(i, now);
+            match routed {
                 Routed::Held => {}
                 Routed::Refused(reason) => plan.refused.push((id, i, reason)),
                 Routed::Local { mailbox } => plan.local.push((id, i, mailbox)),
-                Routed::Remote { .. } if expired => to_expire.push(i),
+                Routed::Remote { .. } if schedule.is_expired(age) => to_expire.push(i),
                 Routed::Remote {
                     destination,
                     organisation,
                     recipient,
                     rewriter,
                 } => {
+                    youngest = youngest.min(age);
                     if matches!(r.state, RecipientState::Deferred { .. })
                         && wants_delay_notice(r.notify.as_deref())
-                        && schedule.delay_notice_due(entry.queued_at, now)
+                        && schedule.delay_notice_due(age)
                     {
                         to_notify.push(i);
                     }
@@ -356,11 +383,12 @@ pub fn plan(
         if groups.is_empty() {
             continue;
         }
-        let expiry = entry.queued_at.saturating_add(schedule.max_age());
+        let expiry = now.saturating_add(schedule.max_age() - youngest);
         plan.next_wake = earliest(plan.next_wake, expiry);
-        let due = entry.next_attempt_at <= now;
+        // An organisation that resumes gets its waiting mail at once.
+        let due = entry.next_attempt_at <= now || released;
         for ((destination, organisation), job) in groups {
-            let flushed = state.flush.covers(&destination, organisation.as_deref());
+            let flushed = released || state.flush.covers(&destination, organisation.as_deref());
             let ready = state.backoff.is_ready(&destination, now);
             let go = flushed || (ready && (due || state.recovered.contains(&destination)));
             if go {
@@ -422,6 +450,8 @@ mod tests {
                     attempts: 0,
                     notify: None,
                     orcpt: None,
+                    held_since: None,
+                    held_for: 0,
                 })
                 .collect(),
             envelope: QueueEnvelope::default(),
@@ -430,6 +460,8 @@ mod tests {
             queued_at,
             next_attempt_at: next,
             held: false,
+            held_since: None,
+            held_for: 0,
         }
     }
 
@@ -484,7 +516,7 @@ mod tests {
             (1..=7).map(|a| d.retry_after(a) / 60).collect::<Vec<_>>(),
             [2, 5, 15, 30, 60, 120, 120]
         );
-        assert!(!s.is_expired(0, 999) && s.is_expired(0, 1000));
+        assert!(!s.is_expired(999) && s.is_expired(1000));
         // Sub-second delays round up: never a retry loop.
         let fast = Schedule::new(&RelayConfig {
             retry_schedule: vec![Duration::from_millis(10)],
@@ -620,6 +652,67 @@ mod tests {
         let plan = Scan::new().run(&entries, 950);
         assert_eq!(plan.delay_notices, [(QueueId(1), vec![0])]);
         assert!(plan.expired.is_empty());
+    }
+
+    // Issue 24: a suspension holds mail without ageing it.
+    #[test]
+    fn held_recipients_do_not_age_and_go_at_once_on_resumption() {
+        let deferred = RecipientState::Deferred {
+            last_error: "down".into(),
+        };
+        let mut suspended = community();
+        suspended.organisations[0].suspended = true;
+        let entries = vec![(
+            QueueId(1),
+            entry(&[("x@a.org.uk.cjsm.net", deferred.clone())], 0, 5000),
+        )];
+        let scan = |c: &Community, entries: &[(QueueId, QueueEntry)], now| {
+            let s = Scan::new();
+            plan(
+                entries,
+                c,
+                &schedule(),
+                ScanState {
+                    now,
+                    backoff: &s.backoff,
+                    flush: &s.flush,
+                    recovered: &s.recovered,
+                    in_flight: &s.in_flight,
+                },
+            )
+        };
+        // Suspended: the hold begins; nothing expires, is notified or goes.
+        let plan = scan(&suspended, &entries, 10);
+        assert_eq!(plan.holds, [(QueueId(1), 0, Hold::Began)]);
+        assert!(plan.deliveries.is_empty() && plan.expired.is_empty());
+        let mut held = entries.clone();
+        held[0].1.recipients[0].held_since = Some(10);
+        let plan = scan(&suspended, &held, 100_000);
+        assert!(plan.holds.is_empty() && plan.expired.is_empty());
+        assert!(plan.delay_notices.is_empty());
+        // Resumed long after max_age (1000 s): the hold ends, the recipient
+        // goes now despite its retry time, and its age is 10 s, not 100,000.
+        let plan = scan(&community(), &held, 100_000);
+        assert_eq!(plan.holds, [(QueueId(1), 0, Hold::Ended)]);
+        assert!(plan.expired.is_empty() && plan.delay_notices.is_empty());
+        assert_eq!(plan.deliveries[&gw("gw.a.org.uk")].len(), 1);
+        assert_eq!(held[0].1.age_of(0, 100_000), 10);
+        // The time held is remembered after the hold ends.
+        held[0].1.recipients[0].held_since = None;
+        held[0].1.recipients[0].held_for = 99_990;
+        assert_eq!(held[0].1.age_of(0, 100_000), 10);
+        assert!(scan(&community(), &held, 100_985).expired.is_empty());
+        assert_eq!(scan(&community(), &held, 100_990).expired.len(), 1);
+    }
+
+    #[test]
+    fn an_operators_hold_does_not_age_the_entry() {
+        let mut e = entry(&[("x@a.org.uk.cjsm.net", RecipientState::Pending)], 0, 0);
+        e.hold(100);
+        assert_eq!(e.age_of(0, 5000), 100);
+        e.release(5000);
+        assert!(!e.held && e.held_since.is_none());
+        assert_eq!(e.age_of(0, 5050), 150);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! deliberately no way to skip verification.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
@@ -29,6 +29,45 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, RelayError> {
         return Err(cert_error(path, "no PEM certificate in the file"));
     }
     Ok(certs)
+}
+
+/// The client configuration, rebuilt from the files on
+/// [`crate::RelayHandle::reload_tls`] (SIGHUP): the extra CA file and the
+/// client certificate may change while the relay runs.
+#[derive(Debug)]
+pub(crate) struct ClientTls {
+    current: RwLock<Arc<ClientConfig>>,
+    source: RelayConfig,
+}
+
+impl ClientTls {
+    /// Builds it from the relay's options.
+    ///
+    /// # Errors
+    ///
+    /// As [`client_config`].
+    pub(crate) fn new(config: &RelayConfig) -> Result<Self, RelayError> {
+        Ok(Self {
+            current: RwLock::new(client_config(config)?),
+            source: config.clone(),
+        })
+    }
+
+    /// The configuration for a new connection.
+    pub(crate) fn current(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Reads the files again; on any problem the old configuration stays.
+    ///
+    /// # Errors
+    ///
+    /// As [`client_config`].
+    pub(crate) fn reload(&self) -> Result<(), RelayError> {
+        let fresh = client_config(&self.source)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
 }
 
 /// Builds the TLS client configuration from the relay's options.

@@ -29,6 +29,8 @@ fn setup(store: &Store) -> MailboxId {
             parent: None,
             ex_directory: false,
             state: OrgState::Active,
+            delivery_held: false,
+            details: Default::default(),
         })
         .unwrap();
     let user = store
@@ -44,6 +46,7 @@ fn setup(store: &Store) -> MailboxId {
             status: AccountStatus::Active,
             password_hash: None,
             password_set_at: None,
+            previous_passwords: Vec::new(),
             failed_attempts: 0,
             locked_at: None,
             last_login: None,

@@ -99,6 +99,9 @@ pub struct User {
     pub password_hash: Option<PasswordHash>,
     /// When the password was set (seconds since the Unix epoch).
     pub password_set_at: Option<i64>,
+    /// Hashes of earlier passwords, newest first, so that a new one can be
+    /// refused when it repeats one; the accounts rules trim its length.
+    pub previous_passwords: Vec<PasswordHash>,
     /// Consecutive failed logins.
     pub failed_attempts: u32,
     /// When the account entered its current Locked, Suspended or Deleted
@@ -207,19 +210,43 @@ impl Store {
     /// [`Error::NoSuchUser`], [`Error::AddressTaken`] when the address was
     /// changed to one in use, [`Error::Io`].
     pub fn update_user(&self, id: UserId, change: impl FnOnce(&mut User)) -> Result<User, Error> {
+        self.write(|txn| update(txn, id, change))
+    }
+
+    /// [`Store::update_user`] with an audit record (concerning
+    /// `organisations`) in the same atomic batch, so that a sign-in's
+    /// bookkeeping and its record cost one flush.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::update_user`].
+    pub fn update_user_audited(
+        &self,
+        id: UserId,
+        change: impl FnOnce(&mut User),
+        event: &crate::AuditEvent,
+        organisations: &[crate::OrgId],
+    ) -> Result<User, Error> {
         self.write(|txn| {
-            let old = load(txn, id)?;
-            let mut new = old.clone();
-            change(&mut new);
-            if !new.address.eq_ignore_ascii_case(&old.address) {
-                if txn.contains(&address_key(&new.address))? {
-                    return Err(Error::AddressTaken(new.address.clone()));
-                }
-                txn.remove(address_key(&old.address));
-                txn.put_as(address_key(&new.address), &id.0);
-            }
-            txn.put_as(keys::id(keys::USER, id.0), &new);
-            Ok(new)
+            let user = update(txn, id, change)?;
+            crate::audit::append(txn, event, organisations)?;
+            Ok(user)
         })
     }
+}
+
+/// The body of [`Store::update_user`], inside a transaction.
+fn update(txn: &mut Txn<'_>, id: UserId, change: impl FnOnce(&mut User)) -> Result<User, Error> {
+    let old = load(txn, id)?;
+    let mut new = old.clone();
+    change(&mut new);
+    if !new.address.eq_ignore_ascii_case(&old.address) {
+        if txn.contains(&address_key(&new.address))? {
+            return Err(Error::AddressTaken(new.address.clone()));
+        }
+        txn.remove(address_key(&old.address));
+        txn.put_as(address_key(&new.address), &id.0);
+    }
+    txn.put_as(keys::id(keys::USER, id.0), &new);
+    Ok(new)
 }

@@ -24,6 +24,32 @@ pub enum ConnectionKind {
         /// is added on the way in and stripped on the way out.
         strip_suffix: bool,
     },
+    /// The applicant did not know (seed 001's "Don't know / other"): the
+    /// operator chooses mailbox or smtp when approving. Only applications
+    /// hold it; an organisation recorded with it has its mail held until
+    /// the operator decides.
+    Undecided,
+}
+
+/// An organisation's postal address, telephone, location and line of
+/// business, as its application gave them (for an individual, their own).
+/// They fill its users' empty directory fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgDetails {
+    /// First address line.
+    pub address1: String,
+    /// Second address line.
+    pub address2: String,
+    /// Town or city.
+    pub town: String,
+    /// Postcode.
+    pub postcode: String,
+    /// Telephone number.
+    pub telephone: String,
+    /// Geographic location of its head office (the directory's CJ Area).
+    pub location: String,
+    /// Line of business, or practice area (the directory's Business Type).
+    pub business_type: String,
 }
 
 /// Whether an organisation is in service.
@@ -55,6 +81,13 @@ pub struct Organisation {
     pub ex_directory: bool,
     /// In service or not.
     pub state: OrgState,
+    /// Delivery to the organisation is held (its Organisation Administrator
+    /// or the operator said its mail server is down): mail for it is
+    /// accepted and waits in the queue, its users still sign in and send.
+    /// A suspended organisation's mail waits too, whatever this says.
+    pub delivery_held: bool,
+    /// Postal address, telephone, location and line of business.
+    pub details: OrgDetails,
 }
 
 /// A sponsor of an application: someone on a secure government domain.
@@ -120,6 +153,12 @@ pub struct Application {
     pub submitted_at: i64,
     /// Decision.
     pub state: ApplicationState,
+    /// Postal address, telephone, location and line of business.
+    pub details: OrgDetails,
+    /// From an individual at a public mail provider (seed 001's
+    /// safeguarders): approval makes them a member of the parent
+    /// organisation, and `domain` (the provider's) is never claimed.
+    pub individual: bool,
 }
 
 /// A record that someone accepted the terms and conditions.
@@ -235,19 +274,23 @@ impl Store {
     }
 
     /// Records an application, refusing a domain already connected or with
-    /// an application pending.
+    /// an application pending. An individual's application claims no
+    /// domain (many individuals share a public mail provider's), so it is
+    /// not checked here.
     ///
     /// # Errors
     ///
     /// [`Error::DomainTaken`], [`Error::DuplicateApplication`], [`Error::Io`].
     pub fn submit_application(&self, application: &Application) -> Result<ApplicationId, Error> {
         self.write(|txn| {
-            if txn.contains(&domain_key(&application.domain))? {
+            if !application.individual && txn.contains(&domain_key(&application.domain))? {
                 return Err(Error::DomainTaken(application.domain.clone()));
             }
             for (_, v) in txn.scan_prefix(&[keys::APPLICATION])? {
                 let other: Application = codec::decode(&v, "application")?;
-                if other.state == ApplicationState::Pending
+                if !application.individual
+                    && !other.individual
+                    && other.state == ApplicationState::Pending
                     && other.domain.eq_ignore_ascii_case(&application.domain)
                 {
                     return Err(Error::DuplicateApplication(application.domain.clone()));

@@ -123,20 +123,74 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Takes group and others' access away from everything in the store
+/// folder (the folder included), except the body files, which are created
+/// 0600 and live in 0700 folders. Best effort: a failure is logged.
+pub(crate) fn restrict_modes(store_dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let restrict = |path: &Path| {
+        let Ok(meta) = fs::symlink_metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode();
+        if !meta.file_type().is_symlink() && mode & 0o077 != 0 {
+            let private = fs::Permissions::from_mode(mode & 0o7700);
+            if let Err(e) = fs::set_permissions(path, private) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot make a store file private");
+            }
+        }
+    };
+    let bodies = store_dir.join(BODIES_DIR);
+    let mut pending = vec![store_dir.to_owned()];
+    restrict(store_dir);
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let inside_bodies = dir.parent() == Some(bodies.as_path());
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if inside_bodies && !is_dir {
+                continue;
+            }
+            restrict(&path);
+            if is_dir {
+                pending.push(path);
+            }
+        }
+    }
+}
+
+/// Creates (or truncates) a file readable and writable by its owner only.
+pub(crate) fn private_file(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 impl BodyFiles {
     /// Opens the body folder of the store in `store_dir`, creating it and its
     /// 256 fan-out directories if needed (256 `stat`s when they exist).
     pub(crate) fn open(store_dir: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
         let root = store_dir.join(BODIES_DIR);
         let mut created = false;
         if !root.is_dir() {
-            fs::create_dir_all(&root)?;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&root)?;
             created = true;
         }
         for fan in 0..=u8::MAX {
             let dir = root.join(std::str::from_utf8(&hex(fan)).unwrap_or_default());
             if !dir.is_dir() {
-                fs::create_dir(&dir)?;
+                fs::DirBuilder::new().mode(0o700).create(&dir)?;
                 created = true;
             }
         }
@@ -213,7 +267,8 @@ impl BodyFiles {
         temp.push(format!(".tmp{n}"));
         let temp = PathBuf::from(temp);
         let written = (|| {
-            let mut file = File::create(&temp)?;
+            // Message bodies are for Ward's eyes only, whatever the umask.
+            let mut file = private_file(&temp)?;
             file.write_all(raw)?;
             file.sync_data()?;
             fs::rename(&temp, &path)

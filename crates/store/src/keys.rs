@@ -38,6 +38,9 @@ pub(crate) const AUDIT: u8 = 0x0e;
 pub(crate) const GATEWAY_CERT: u8 = 0x1f;
 /// Organisation id → the source networks its gateway connects from.
 pub(crate) const GATEWAY_NETWORKS: u8 = 0x20;
+/// Organisation id ‖ audit sequence number → () (the records an
+/// organisation's administrators may read).
+pub(crate) const AUDIT_ORG: u8 = 0x21;
 
 /// A key made of a table byte and one big-endian id.
 pub(crate) fn id(table: u8, id: u64) -> Vec<u8> {

@@ -37,14 +37,15 @@
 //! #     name: "Greenstone Chambers".into(),
 //! #     domains: vec!["greenstonechambers.co.uk.cjsm.net".into()],
 //! #     abbreviation: None, connection: ConnectionKind::Mailbox,
-//! #     parent: None, ex_directory: false, state: OrgState::Active,
+//! #     parent: None, ex_directory: false, state: OrgState::Active, delivery_held: false,
+//! #     details: Default::default(),
 //! # }).unwrap();
 //! # let user = store.create_user(&User {
 //! #     address: "eric.brown@greenstonechambers.co.uk.cjsm.net".into(),
 //! #     first_name: "Eric".into(), last_name: "Brown".into(), notice_address: None,
 //! #     organisation: org, role: Role::User, directory: Default::default(),
 //! #     ex_directory: false, status: AccountStatus::Active, password_hash: None,
-//! #     password_set_at: None, failed_attempts: 0, locked_at: None,
+//! #     password_set_at: None, previous_passwords: Vec::new(), failed_attempts: 0, locked_at: None,
 //! #     last_login: None, created_at: 0,
 //! # }).unwrap();
 //! let inbox = store.mailbox_by_name(user, "INBOX").unwrap().unwrap();
@@ -71,18 +72,22 @@ mod ids;
 mod keys;
 mod mailbox;
 mod message;
+mod migrate;
 mod notify;
 mod queue;
 mod store;
 mod txn;
 
 pub use account::{AccountStatus, DirectoryFields, PasswordHash, Role, User};
-pub use audit::{AuditEvent, AuditProblem, AuditRecord, AuditVerdict};
+pub use audit::{
+    AnchorVerdict, AuditBase, AuditEvent, AuditHead, AuditProblem, AuditRecord, AuditVerdict,
+};
 pub use body::BodyReader;
 pub use certs::GatewayCertificate;
 pub use check::ConsistencyReport;
 pub use community::{
-    Application, ApplicationState, ConnectionKind, OrgState, Organisation, Sponsor, TermsAcceptance,
+    Application, ApplicationState, ConnectionKind, OrgDetails, OrgState, Organisation, Sponsor,
+    TermsAcceptance,
 };
 pub use error::Error;
 pub use ids::{ApplicationId, BodyId, MailboxId, OrgId, QueueId, Uid, UserId};

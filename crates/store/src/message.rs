@@ -314,6 +314,34 @@ impl Store {
         message: &NewMessage<'_>,
         outbound: Option<&crate::queue::Outbound<'_>>,
     ) -> Result<(Vec<Appended>, Option<crate::QueueId>), Error> {
+        self.deliver_recorded(targets, message, outbound, None)
+    }
+
+    /// [`Store::deliver_and_enqueue`] with its audit record (concerning
+    /// `organisations`) in the same atomic batch: acknowledging a message
+    /// costs one flush, and the record exists exactly when the message does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchMailbox`] (then nothing is written), [`Error::Io`].
+    pub fn deliver_and_enqueue_audited(
+        &self,
+        targets: &[MailboxId],
+        message: &NewMessage<'_>,
+        outbound: Option<&crate::queue::Outbound<'_>>,
+        event: &crate::AuditEvent,
+        organisations: &[crate::OrgId],
+    ) -> Result<(Vec<Appended>, Option<crate::QueueId>), Error> {
+        self.deliver_recorded(targets, message, outbound, Some((event, organisations)))
+    }
+
+    fn deliver_recorded(
+        &self,
+        targets: &[MailboxId],
+        message: &NewMessage<'_>,
+        outbound: Option<&crate::queue::Outbound<'_>>,
+        audit: Option<(&crate::AuditEvent, &[crate::OrgId])>,
+    ) -> Result<(Vec<Appended>, Option<crate::QueueId>), Error> {
         if targets.is_empty() && outbound.is_none() {
             return Ok((Vec::new(), None));
         }
@@ -353,6 +381,9 @@ impl Store {
                 }
                 None => None,
             };
+            if let Some((event, organisations)) = audit {
+                crate::audit::append(txn, event, organisations)?;
+            }
             Ok((out, queued))
         })?;
         staged.keep();

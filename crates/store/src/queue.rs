@@ -45,6 +45,22 @@ pub struct QueueRecipient {
     pub notify: Option<String>,
     /// DSN `ORCPT=` as received (`rfc822;addr`, xtext), if given.
     pub orcpt: Option<String>,
+    /// Since when the recipient's organisation has been suspended or its
+    /// delivery held (seconds since the Unix epoch), while it is.
+    pub held_since: Option<i64>,
+    /// Seconds the recipient spent held in earlier holds: they count
+    /// neither against the maximum age nor towards a delay notice.
+    pub held_for: i64,
+}
+
+impl QueueRecipient {
+    /// Seconds spent held, up to `now`, including a hold still running.
+    pub fn time_held(&self, now: i64) -> i64 {
+        self.held_for
+            + self
+                .held_since
+                .map_or(0, |since| now.saturating_sub(since).max(0))
+    }
 }
 
 /// A recipient to queue, with its DSN parameters.
@@ -101,6 +117,8 @@ impl Outbound<'_> {
                     attempts: 0,
                     notify: r.notify.clone(),
                     orcpt: r.orcpt.clone(),
+                    held_since: None,
+                    held_for: 0,
                 })
                 .collect(),
             envelope: self.envelope.clone(),
@@ -109,6 +127,8 @@ impl Outbound<'_> {
             queued_at: self.now,
             next_attempt_at: self.now,
             held: false,
+            held_since: None,
+            held_for: 0,
         }
     }
 }
@@ -132,6 +152,47 @@ pub struct QueueEntry {
     pub next_attempt_at: i64,
     /// Held by an operator: not tried until released.
     pub held: bool,
+    /// Since when an operator has held it, while held.
+    pub held_since: Option<i64>,
+    /// Seconds spent held by an operator in earlier holds.
+    pub held_for: i64,
+}
+
+impl QueueEntry {
+    /// Puts the entry on hold (an operator's), from `now`.
+    pub fn hold(&mut self, now: i64) {
+        if !self.held {
+            self.held = true;
+            self.held_since = Some(now);
+        }
+    }
+
+    /// Releases an operator's hold at `now`; the time held is remembered.
+    pub fn release(&mut self, now: i64) {
+        if let Some(since) = self.held_since.take() {
+            self.held_for += now.saturating_sub(since).max(0);
+        }
+        self.held = false;
+    }
+
+    /// How old recipient `index` is at `now` for expiry and delay notices:
+    /// time since queueing less the time it was held, by an operator or by
+    /// its organisation's suspension.
+    pub fn age_of(&self, index: usize, now: i64) -> i64 {
+        let entry_held = self.held_for
+            + self
+                .held_since
+                .map_or(0, |since| now.saturating_sub(since).max(0));
+        let recipient_held = self.recipients.get(index).map_or(0, |r| r.time_held(now));
+        now.saturating_sub(self.queued_at) - entry_held - recipient_held
+    }
+}
+
+/// Now, in seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Store {

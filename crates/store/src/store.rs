@@ -15,10 +15,12 @@ use crate::notify::{MailboxChange, Notifier};
 use crate::txn::Txn;
 use crate::{Error, MailboxId, keys};
 
-/// The layout version written into new stores; `open` refuses others.
-/// Version 1 kept bodies as 64 KiB chunks inside sled; version 2 keeps them
-/// as files under `bodies/`.
-const SCHEMA_VERSION: u64 = 2;
+/// The layout version written into new stores; `open` upgrades older ones
+/// (see `migrate`). Version 1 kept bodies as 64 KiB chunks inside sled;
+/// version 2 keeps them as files under `bodies/`; version 3 adds the
+/// delivery hold, the time queued mail spent held, the fuller application
+/// and the password history.
+const SCHEMA_VERSION: u64 = 3;
 
 /// sled's log segment size. Log items larger than a quarter of a segment
 /// become separate "blob" files that sled 0.34 does not fsync, so segments
@@ -85,12 +87,26 @@ pub(crate) struct Inner {
     /// Counts queue entries committed since open; bumped after each
     /// enqueue is durable, so the relay wakes without polling.
     pub(crate) queued: watch::Sender<u64>,
+    /// Counts durable changes to users, organisations and gateway proofs.
+    credentials: watch::Sender<u64>,
     created: bool,
     /// The background orphan sweep, stopped and joined on drop.
     _sweeper: Option<Sweeper>,
-    /// Declared last so that it is dropped last, once every handle on the
-    /// database (ours, the flusher's, the sweeper's) is closed.
+    /// Dropped once every handle on the database (ours, the flusher's, the
+    /// sweeper's) is closed.
     _checkpoint: Option<Checkpoint>,
+    /// Declared last: after sled has written its last files (under the
+    /// process's umask), makes them private.
+    _private: Private,
+}
+
+/// Restricts the store folder's modes when dropped.
+struct Private(std::path::PathBuf);
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        crate::files::restrict_modes(&self.0);
+    }
 }
 
 /// Reopens sled when dropped (see [`Options::checkpoint_on_close`]).
@@ -109,7 +125,7 @@ impl Drop for Checkpoint {
 }
 
 /// sled's configuration for the store in `path`.
-fn sled_config(path: &Path, cache_capacity: u64) -> sled::Config {
+pub(crate) fn sled_config(path: &Path, cache_capacity: u64) -> sled::Config {
     sled::Config::new()
         .path(path)
         .cache_capacity(cache_capacity)
@@ -176,12 +192,15 @@ impl Store {
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION.to_be_bytes() => {}
             Some(v) => {
-                return Err(open_error(format!(
-                    "unsupported store layout version {v:?}; this build reads version {SCHEMA_VERSION}"
-                )));
+                let from = <[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes);
+                crate::migrate::upgrade(&db, from, SCHEMA_VERSION, &schema_key)
+                    .map_err(open_error)?;
             }
         }
         let files = Arc::new(BodyFiles::open(path).map_err(|e| open_error(e.to_string()))?);
+        // sled creates its files under the process's umask: take group and
+        // others' access away from whatever it (or an older build) made.
+        crate::files::restrict_modes(path);
         // sled 0.34 makes its flush durable with sync_file_range on Linux,
         // which survives a crash of the process but not of the machine; the
         // flusher also fdatasyncs sled's data file.
@@ -200,12 +219,14 @@ impl Store {
                 files,
                 notifier: Notifier::default(),
                 queued: watch::Sender::new(0),
+                credentials: watch::Sender::new(0),
                 created,
                 _sweeper: sweeper,
                 _checkpoint: options.checkpoint_on_close.then(|| Checkpoint {
                     path: path.to_owned(),
                     cache_capacity: options.cache_capacity,
                 }),
+                _private: Private(path.to_owned()),
             }),
         })
     }
@@ -283,6 +304,15 @@ impl Store {
         self.inner.queued.subscribe()
     }
 
+    /// Moves (once the change is durable) whenever a user, an organisation
+    /// or a gateway certificate or network changes: a suspension, a
+    /// revocation, a password change. Open sessions watch it and check
+    /// their credentials again; most changes concern other accounts, so the
+    /// check must be cheap.
+    pub fn subscribe_credentials(&self) -> watch::Receiver<u64> {
+        self.inner.credentials.subscribe()
+    }
+
     /// The tree that holds everything.
     pub(crate) fn tree(&self) -> &sled::Tree {
         &self.inner.db
@@ -333,6 +363,9 @@ impl Store {
             }
         }
         self.inner.notifier.publish(finished.changes);
+        if finished.credentials_changed {
+            self.inner.credentials.send_modify(|n| *n += 1);
+        }
         Ok(value)
     }
 

@@ -39,6 +39,10 @@ pub(crate) struct Finished {
     /// Bodies whose record goes: their files are unlinked once the batch is
     /// durable.
     pub(crate) bodies_freed: Vec<BodyId>,
+    /// The batch changes a user, an organisation or a gateway's proof
+    /// (certificate, networks): open sessions must check their
+    /// credentials again.
+    pub(crate) credentials_changed: bool,
 }
 
 impl<'a> Txn<'a> {
@@ -154,6 +158,7 @@ impl<'a> Txn<'a> {
             changes: self.changes,
             bodies_added: Vec::new(),
             bodies_freed: Vec::new(),
+            credentials_changed: false,
         };
         for id in self.bodies_touched {
             let existed = matches!(self.tree.contains_key(keys::body(&id.0)), Ok(true));
@@ -164,6 +169,10 @@ impl<'a> Txn<'a> {
             }
         }
         for (k, v) in self.writes {
+            finished.credentials_changed |= matches!(
+                k.first(),
+                Some(&(keys::USER | keys::ORG | keys::GATEWAY_CERT | keys::GATEWAY_NETWORKS))
+            );
             match v {
                 Some(v) => finished.batch.insert(k, v),
                 None => finished.batch.remove(k),

@@ -19,7 +19,7 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use sha2::{Digest, Sha256};
 
-use crate::certificate::{write_atomically, write_private};
+use crate::certificate::{create_private_dir, write_private};
 
 const CA_CERT: &str = "ca.pem";
 const CA_KEY: &str = "ca.key";
@@ -100,10 +100,10 @@ impl CertificateAuthority {
             let cert = ca_params()
                 .self_signed(&key)
                 .map_err(|e| fail(e.to_string()))?;
-            fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+            create_private_dir(dir).map_err(|e| fail(e.to_string()))?;
             write_private(&key_path, key.serialize_pem().as_bytes())
                 .map_err(|e| fail(e.to_string()))?;
-            write_atomically(&cert_path, cert.pem().as_bytes()).map_err(|e| fail(e.to_string()))?;
+            write_private(&cert_path, cert.pem().as_bytes()).map_err(|e| fail(e.to_string()))?;
         }
         let key_pem = fs::read_to_string(&key_path).map_err(|e| fail(e.to_string()))?;
         let key = KeyPair::from_pem(&key_pem).map_err(|e| fail(e.to_string()))?;

@@ -168,14 +168,25 @@ pub fn ensure_self_signed(
     let cert = params
         .self_signed(&signing_key)
         .map_err(|e| fail(e.to_string()))?;
-    fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    create_private_dir(dir).map_err(|e| fail(e.to_string()))?;
     write_private(&key_path, signing_key.serialize_pem().as_bytes())
         .map_err(|e| fail(e.to_string()))?;
     // The certificate goes last: its presence marks a complete pair.
-    write_atomically(&cert_path, cert.pem().as_bytes()).map_err(|e| fail(e.to_string()))?;
+    write_private(&cert_path, cert.pem().as_bytes()).map_err(|e| fail(e.to_string()))?;
     Ok((cert_path, key_path))
 }
 
+/// Creates a folder (and its parents) that only its owner may enter.
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Writes a file atomically (temporary file, fsync, rename) with mode 0600,
+/// whatever the umask: everything in the data folder is the owner's alone.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -187,13 +198,6 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .open(&tmp)?;
     io::Write::write_all(&mut file, bytes)?;
     file.sync_all()?;
-    fs::rename(&tmp, path)
-}
-
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes)?;
-    fs::File::open(&tmp)?.sync_all()?;
     fs::rename(&tmp, path)
 }
 

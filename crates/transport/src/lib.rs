@@ -3,8 +3,10 @@
 //! One TLS policy for the whole server (TLS 1.2 and 1.3 only, forward-secret
 //! AEAD suites only, rustls' `ring` provider), the server certificate (loaded
 //! from PEM files, or self-signed on first start) behind a resolver that can be
-//! swapped on `SIGHUP` without touching open connections, and the [`Stream`]
-//! type that is either plain TCP (before `STARTTLS`) or TLS.
+//! swapped on `SIGHUP` without touching open connections, the [`Stream`] type
+//! that is either plain TCP (before `STARTTLS`) or TLS, and the
+//! [`Admission`] through which a protocol driver tells the daemon what a
+//! client has proved and learns when the daemon wants its place back.
 //!
 //! It does not speak any mail protocol and does not accept connections: the
 //! daemon owns listeners, the protocol crates own sessions.
@@ -16,6 +18,8 @@
 //! assert!(tls.acceptor().config().alpn_protocols.is_empty());
 //! ```
 
+mod admission;
+pub mod budget;
 pub mod ca;
 pub mod certificate;
 mod lines;
@@ -23,6 +27,7 @@ mod secret;
 mod server;
 mod stream;
 
+pub use admission::{Admission, Eviction, Evictor, Standing};
 pub use certificate::CertificateError;
 pub use lines::{Line, LineBuffer};
 pub use secret::Secret;

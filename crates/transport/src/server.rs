@@ -23,12 +23,24 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// The server's TLS configuration, shared by every listener.
 ///
-/// Cloning is cheap; every clone sees a certificate reload.
+/// Cloning is cheap; every clone sees a reload (of the certificate, and of
+/// the client trust anchors read from a file).
 #[derive(Clone)]
 pub struct ServerTls {
-    acceptor: TlsAcceptor,
+    acceptor: Arc<RwLock<TlsAcceptor>>,
     resolver: Arc<Reloadable>,
     files: Arc<(PathBuf, PathBuf)>,
+    clients: Option<Arc<ClientRoots>>,
+}
+
+/// Who may present a client certificate: fixed anchors (Ward's CA), the
+/// anchors of a PEM file read again at each reload, and optionally the
+/// public roots.
+#[derive(Debug)]
+struct ClientRoots {
+    anchors: Vec<CertificateDer<'static>>,
+    file: Option<PathBuf>,
+    public_roots: bool,
 }
 
 impl fmt::Debug for ServerTls {
@@ -47,7 +59,15 @@ impl ServerTls {
     ///
     /// Any [`CertificateError`] from [`certificate::load`].
     pub fn from_files(certificate: &Path, key: &Path) -> Result<Self, CertificateError> {
-        Self::with_client_roots(certificate, key, &[], false)
+        let certified = certificate::load(certificate, key)?;
+        let resolver = Arc::new(Reloadable(RwLock::new(certified)));
+        let config = server_config(certificate, &resolver, None)?;
+        Ok(Self {
+            acceptor: Arc::new(RwLock::new(config)),
+            resolver,
+            files: Arc::new((certificate.to_owned(), key.to_owned())),
+            clients: None,
+        })
     }
 
     /// As [`ServerTls::from_files`], and also asks every client for a
@@ -66,84 +86,127 @@ impl ServerTls {
         client_ca: Option<&CertificateDer<'static>>,
     ) -> Result<Self, CertificateError> {
         let anchors: Vec<CertificateDer<'static>> = client_ca.into_iter().cloned().collect();
-        Self::with_client_roots(certificate, key, &anchors, false)
+        Self::with_client_roots(certificate, key, &anchors, None, false)
     }
 
     /// As [`ServerTls::with_client_ca`] with several trust anchors for client
-    /// certificates (Ward's organisation CA, and the CAs that vouch for
-    /// external secure domains' servers), plus, when `public_roots` is set,
-    /// the Mozilla root programme's CAs (`webpki-roots`). With public roots
-    /// the server sends no list of acceptable CA names (it would be several
-    /// kilobytes in every handshake); clients present their certificate
-    /// regardless.
+    /// certificates: `anchors` (Ward's organisation CA), those in
+    /// `anchor_file` (the CAs that vouch for external secure domains'
+    /// servers, `[tls] extra_ca_file`, read again by [`ServerTls::reload`]),
+    /// and, when `public_roots` is set, the Mozilla root programme's CAs
+    /// (`webpki-roots`). With public roots the server sends no list of
+    /// acceptable CA names (it would be several kilobytes in every
+    /// handshake); clients present their certificate regardless.
     ///
     /// # Errors
     ///
-    /// As [`ServerTls::with_client_ca`].
+    /// As [`ServerTls::with_client_ca`], and the anchor file's problem.
     pub fn with_client_roots(
         certificate: &Path,
         key: &Path,
         anchors: &[CertificateDer<'static>],
+        anchor_file: Option<&Path>,
         public_roots: bool,
     ) -> Result<Self, CertificateError> {
         let certified = certificate::load(certificate, key)?;
         let resolver = Arc::new(Reloadable(RwLock::new(certified)));
-        let builder = ServerConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .expect("the ring provider supports TLS 1.2 and 1.3");
-        let builder = if anchors.is_empty() && !public_roots {
-            builder.with_no_client_auth()
-        } else {
+        let clients = (!anchors.is_empty() || anchor_file.is_some() || public_roots).then(|| {
+            Arc::new(ClientRoots {
+                anchors: anchors.to_vec(),
+                file: anchor_file.map(Path::to_owned),
+                public_roots,
+            })
+        });
+        let config = server_config(certificate, &resolver, clients.as_deref())?;
+        Ok(Self {
+            acceptor: Arc::new(RwLock::new(config)),
+            resolver,
+            files: Arc::new((certificate.to_owned(), key.to_owned())),
+            clients,
+        })
+    }
+
+    /// The acceptor for new handshakes.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        self.acceptor
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the certificate files (and the client anchor file) again and,
+    /// if they are valid, serves them to every handshake from now on. Open
+    /// connections are not touched.
+    ///
+    /// # Errors
+    ///
+    /// The files' problem; the old certificate and anchors then stay in use.
+    pub fn reload(&self) -> Result<(), CertificateError> {
+        let certified = certificate::load(&self.files.0, &self.files.1)?;
+        // Build the new client verifier before changing anything, so that
+        // a bad anchor file leaves both the certificate and anchors as
+        // they were.
+        let fresh = match self.clients.as_deref() {
+            Some(clients) if clients.file.is_some() => {
+                Some(server_config(&self.files.0, &self.resolver, Some(clients))?)
+            }
+            _ => None,
+        };
+        *self.resolver.0.write().unwrap_or_else(|p| p.into_inner()) = certified;
+        if let Some(fresh) = fresh {
+            *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        }
+        Ok(())
+    }
+}
+
+/// The one server policy: TLS 1.2 and 1.3, the server's suite order, the
+/// reloadable certificate, and client certificates verified against
+/// `clients` when given (optional for the client).
+fn server_config(
+    certificate: &Path,
+    resolver: &Arc<Reloadable>,
+    clients: Option<&ClientRoots>,
+) -> Result<TlsAcceptor, CertificateError> {
+    let unusable = |reason: String| CertificateError::Unusable {
+        path: certificate.to_owned(),
+        reason,
+    };
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("the ring provider supports TLS 1.2 and 1.3");
+    let builder = match clients {
+        None => builder.with_no_client_auth(),
+        Some(clients) => {
+            let mut anchors = clients.anchors.clone();
+            if let Some(file) = &clients.file {
+                anchors.extend(certificate::read_chain(file)?);
+            }
             let mut roots = RootCertStore::empty();
             for anchor in anchors {
-                roots
-                    .add(anchor.clone())
-                    .map_err(|e| CertificateError::Unusable {
-                        path: certificate.to_owned(),
-                        reason: format!("a client CA is not a usable trust anchor: {e}"),
-                    })?;
+                roots.add(anchor).map_err(|e| {
+                    unusable(format!("a client CA is not a usable trust anchor: {e}"))
+                })?;
             }
-            if public_roots {
+            if clients.public_roots {
                 roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             }
             let mut verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
                     .allow_unauthenticated();
-            if public_roots {
+            if clients.public_roots {
                 verifier = verifier.clear_root_hint_subjects();
             }
-            let verifier = verifier.build().map_err(|e| CertificateError::Unusable {
-                path: certificate.to_owned(),
-                reason: format!("cannot verify client certificates: {e}"),
-            })?;
+            let verifier = verifier
+                .build()
+                .map_err(|e| unusable(format!("cannot verify client certificates: {e}")))?;
             builder.with_client_cert_verifier(verifier)
-        };
-        let mut config = builder.with_cert_resolver(resolver.clone());
-        // The server's suite order (strongest first), not the client's.
-        config.ignore_client_order = true;
-        Ok(Self {
-            acceptor: TlsAcceptor::from(Arc::new(config)),
-            resolver,
-            files: Arc::new((certificate.to_owned(), key.to_owned())),
-        })
-    }
-
-    /// The acceptor for new handshakes.
-    pub fn acceptor(&self) -> &TlsAcceptor {
-        &self.acceptor
-    }
-
-    /// Reads the certificate files again and, if they are valid, serves them
-    /// to every handshake from now on. Open connections are not touched.
-    ///
-    /// # Errors
-    ///
-    /// The files' problem; the old certificate then stays in use.
-    pub fn reload(&self) -> Result<(), CertificateError> {
-        let certified = certificate::load(&self.files.0, &self.files.1)?;
-        *self.resolver.0.write().unwrap_or_else(|p| p.into_inner()) = certified;
-        Ok(())
-    }
+        }
+    };
+    let mut config = builder.with_cert_resolver(resolver.clone());
+    // The server's suite order (strongest first), not the client's.
+    config.ignore_client_order = true;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A certificate resolver whose certificate can be replaced at run time.

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use accounts::{
-    ApplicationForm, Caller, DirectoryForm, ExportFormat, Request, Response, Service,
-    SignatoryForm, SponsorForm, UserForm,
+    ApplicationForm, Caller, ConnectionForm, DirectoryForm, ExportFormat, Request, Response,
+    Service, SignatoryForm, SponsorForm, UserForm,
 };
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
@@ -40,12 +40,27 @@ pub(crate) enum OrgCommand {
     /// Apply for an organisation to join (every field seed 001 asks for),
     /// from flags or from a TOML/JSON file.
     Apply(Box<ApplyArgs>),
-    /// Approve an application, naming its Organisation Administrator.
+    /// Approve an application, naming its Organisation Administrator (for
+    /// an individual's application, the individual, who becomes a member
+    /// of the parent organisation).
     Approve {
         /// The application number.
         application: u64,
         #[command(flatten)]
         admin: PersonArgs,
+        /// The connection, when the applicant did not know it (or to
+        /// change theirs): mailbox, or smtp with --gateway.
+        #[arg(long, value_parser = ["mailbox", "smtp"])]
+        connection: Option<String>,
+        /// The gateway host for an smtp connection.
+        #[arg(long, requires = "connection")]
+        gateway: Option<String>,
+        /// The gateway's port (default 25).
+        #[arg(long, requires = "gateway")]
+        gateway_port: Option<u16>,
+        /// The organisation uses unsuffixed addresses internally.
+        #[arg(long, requires = "gateway")]
+        strip_suffix: bool,
     },
     /// Reject an application.
     Reject {
@@ -62,7 +77,20 @@ pub(crate) enum OrgCommand {
         /// Domain, name or number.
         organisation: String,
     },
-    /// Suspend an organisation: its mail waits in the queue.
+    /// Hold delivery to an organisation whose mail server is down: its mail
+    /// waits in the queue; its users still sign in and send. Its
+    /// Organisation Administrators may do this too (`--as`).
+    HoldDelivery {
+        /// Domain, name or number.
+        organisation: String,
+    },
+    /// Release held delivery: the waiting mail is delivered now.
+    ReleaseDelivery {
+        /// Domain, name or number.
+        organisation: String,
+    },
+    /// Suspend an organisation: its users cannot sign in or send, and its
+    /// mail waits in the queue.
     Suspend {
         /// Domain, name or number.
         organisation: String,
@@ -127,16 +155,19 @@ pub(crate) struct ApplyArgs {
     /// as `accounts::ApplicationForm`); flags are then not used.
     #[arg(long)]
     file: Option<PathBuf>,
-    /// The organisation's email domain, e.g. greenstonechambers.co.uk.
+    /// The organisation's email domain, e.g. greenstonechambers.co.uk. A
+    /// public mail provider's (gmail.com, ...) makes it an individual's
+    /// application, which needs --parent.
     #[arg(long)]
     domain: Option<String>,
-    /// Its full name.
+    /// Its full name (an individual: e.g. "John Smith (Safeguarder)").
     #[arg(long)]
     name: Option<String>,
     /// Parent organisation (domain or name).
     #[arg(long)]
     parent: Option<String>,
-    /// mailbox (Ward hosts the mailboxes) or smtp (its own mail server).
+    /// mailbox (Ward hosts the mailboxes), smtp (its own mail server), or
+    /// unknown (don't know / other: the operator decides at approval).
     #[arg(long, default_value = "mailbox")]
     connection: String,
     /// The gateway host for an smtp connection.
@@ -175,6 +206,29 @@ pub(crate) struct ApplyArgs {
     /// The version of the terms and conditions the signatory accepts.
     #[arg(long)]
     accept_terms: Option<String>,
+    /// First line of the postal address (an individual: their own).
+    #[arg(long)]
+    address1: Option<String>,
+    /// Second line of the postal address.
+    #[arg(long)]
+    address2: Option<String>,
+    /// Town or city.
+    #[arg(long)]
+    town: Option<String>,
+    /// Postcode.
+    #[arg(long)]
+    postcode: Option<String>,
+    /// Telephone number.
+    #[arg(long)]
+    telephone: Option<String>,
+    /// Geographic location of the head office, e.g. Scotland (the
+    /// directory's CJ Area).
+    #[arg(long)]
+    location: Option<String>,
+    /// Line of business or practice area, e.g. Solicitors (the directory's
+    /// Business Type).
+    #[arg(long)]
+    business_type: Option<String>,
 }
 
 /// A person to create an account for.
@@ -426,12 +480,6 @@ fn print_queue_entry(e: &accounts::QueueEntryView, detail: bool) {
     }
 }
 
-#[derive(Subcommand, Debug)]
-pub(crate) enum AuditCommand {
-    /// Check the audit log's hash chain.
-    Verify,
-}
-
 /// Builds the request of `ward org ...`, and where to write its files.
 pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<(Request, Option<PathBuf>)> {
     if let OrgCommand::Cert(cert) = command {
@@ -447,9 +495,22 @@ pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<(Request, Optio
     }
     let request = match command {
         OrgCommand::Apply(args) => Request::OrgApply(application(*args)?),
-        OrgCommand::Approve { application, admin } => Request::OrgApprove {
+        OrgCommand::Approve {
+            application,
+            admin,
+            connection,
+            gateway,
+            gateway_port,
+            strip_suffix,
+        } => Request::OrgApprove {
             application,
             admin: person(admin, None, "org-admin"),
+            connection: connection.map(|connection| ConnectionForm {
+                connection,
+                gateway,
+                gateway_port,
+                strip_suffix,
+            }),
         },
         OrgCommand::Reject {
             application,
@@ -460,6 +521,14 @@ pub(crate) fn org_request(command: OrgCommand) -> anyhow::Result<(Request, Optio
         },
         OrgCommand::List => Request::OrgList,
         OrgCommand::Show { organisation } => Request::OrgShow { organisation },
+        OrgCommand::HoldDelivery { organisation } => Request::OrgDelivery {
+            organisation,
+            held: true,
+        },
+        OrgCommand::ReleaseDelivery { organisation } => Request::OrgDelivery {
+            organisation,
+            held: false,
+        },
         OrgCommand::Suspend { organisation } => Request::OrgSuspend { organisation },
         OrgCommand::Resume { organisation } => Request::OrgResume { organisation },
         OrgCommand::Admins { organisation } => Request::OrgAdmins { organisation },
@@ -533,6 +602,13 @@ fn application(args: ApplyArgs) -> anyhow::Result<ApplicationForm> {
             address: args.signatory_address.unwrap_or_default(),
             accepts_terms: args.accept_terms.unwrap_or_default(),
         },
+        address1: args.address1.unwrap_or_default(),
+        address2: args.address2.unwrap_or_default(),
+        town: args.town.unwrap_or_default(),
+        postcode: args.postcode.unwrap_or_default(),
+        telephone: args.telephone.unwrap_or_default(),
+        location: args.location.unwrap_or_default(),
+        business_type: args.business_type.unwrap_or_default(),
     })
 }
 
@@ -647,7 +723,7 @@ pub(crate) fn passwd_request(address: Option<String>) -> anyhow::Result<Request>
 }
 
 /// The member password for `--as`: WARD_PASSWORD, or a prompt.
-fn member_password(address: &str) -> anyhow::Result<String> {
+pub(crate) fn member_password(address: &str) -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("WARD_PASSWORD") {
         return Ok(p);
     }
@@ -798,6 +874,19 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
             println!("One-time password:          {}", admin.password);
             println!("(shown once; it must be changed at first login with `ward passwd`)");
         }
+        Response::Joined {
+            applicant,
+            organisation,
+            account,
+        } => {
+            println!(
+                "{applicant} approved as an individual member of {}.",
+                organisation.name
+            );
+            println!("Secure address:    {}", account.address);
+            println!("One-time password: {}", account.password);
+            println!("(shown once; it must be changed at first login with `ward passwd`)");
+        }
         Response::Organisations {
             organisations,
             applications,
@@ -826,6 +915,15 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
                     "  {:>3}  {:<30} {:<28} {}  {}",
                     a.id, a.name, a.domain, a.submitted_at, a.state
                 );
+                match (&a.parent, a.individual) {
+                    (Some(p), true) => println!("       individual, joining {p}"),
+                    (Some(p), false) => println!("       parent {p}; connection {}", a.connection),
+                    (None, _) => println!("       connection {}", a.connection),
+                }
+                println!(
+                    "       {}; {}; {}, {}",
+                    a.address, a.telephone, a.location, a.business_type
+                );
             }
         }
         Response::Organisation {
@@ -842,6 +940,18 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
                 println!("  parent        {p}");
             }
             println!("  state         {}", o.state);
+            if !o.address.is_empty() {
+                println!("  address       {}", o.address);
+            }
+            if !o.telephone.is_empty() {
+                println!("  telephone     {}", o.telephone);
+            }
+            if !o.location.is_empty() || !o.business_type.is_empty() {
+                println!("  business      {}, {}", o.business_type, o.location);
+            }
+            if o.delivery_held {
+                println!("  delivery      held (mail waits in the queue)");
+            }
             println!(
                 "  ex-directory  {}",
                 if o.ex_directory { "yes" } else { "no" }
@@ -938,6 +1048,7 @@ pub(crate) fn print(response: &Response, json: bool, output: Option<&Path>) -> a
                 );
             }
         }
+        Response::AuditChecked { .. } => crate::audit_cli::print_checked(response)?,
         Response::AuditVerified {
             records,
             intact,

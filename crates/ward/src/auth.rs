@@ -1,5 +1,12 @@
 //! The password check the protocol servers use: `accounts::Service::login`
 //! (with every account rule), its answer turned into each protocol's terms.
+//!
+//! Every sign-in checked is audited by the accounts service, with the
+//! protocol and the client's address as its source (`imap 192.0.2.1`).
+//! Guessing cannot turn into unbounded writes: after [`IP_FAILURE_LIMIT`]
+//! failures from one address within [`IP_WINDOW`], its attempts are turned
+//! away unchecked, and so unrecorded, until the window passes; the moment
+//! an address is cut off is recorded once (`login.throttled`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,8 +42,8 @@ impl IpThrottle {
         }
     }
 
-    /// Counts a failure from `ip`.
-    pub fn failed(&self, ip: IpAddr) {
+    /// Counts a failure from `ip`; returns the failures within the window.
+    pub fn failed(&self, ip: IpAddr) -> u32 {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         // Bound the table: forget the oldest half when it grows large.
         if map.len() > 100_000 {
@@ -50,6 +57,7 @@ impl IpThrottle {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
+        entry.0
     }
 }
 
@@ -73,13 +81,33 @@ impl smtp_in::Authenticator for AccountsAuthenticator {
         }
         let outcome = self.check(username, password, peer);
         if let (Some(ip), AuthOutcome::BadCredentials) = (peer, &outcome) {
-            self.throttle.failed(ip);
+            self.count_failure(ip, "smtp");
         }
         outcome
     }
 }
 
 impl AccountsAuthenticator {
+    /// Counts a failed sign-in from `ip`; when that cuts the address off,
+    /// says so in the audit log (once per window).
+    fn count_failure(&self, ip: IpAddr, protocol: &str) {
+        if self.throttle.failed(ip) != IP_FAILURE_LIMIT {
+            return;
+        }
+        let event = store::AuditEvent {
+            actor: "system".to_owned(),
+            action: "login.throttled".to_owned(),
+            source: format!("{protocol} {ip}"),
+            detail: format!(
+                "ip={ip} failures={IP_FAILURE_LIMIT} minutes={}",
+                IP_WINDOW.as_secs() / 60
+            ),
+        };
+        if let Err(e) = self.service.store().audit(&event) {
+            tracing::warn!(error = %e, "cannot write the throttling to the audit log");
+        }
+    }
+
     fn check(&self, username: &str, password: &str, peer: Option<IpAddr>) -> AuthOutcome {
         let source = peer.map_or_else(|| "smtp".to_owned(), |p| format!("smtp {p}"));
         let user = || {
@@ -118,8 +146,8 @@ impl AccountsAuthenticator {
 }
 
 /// Where a user whose one-time or expired password must be changed is sent.
-pub const CHANGE_PASSWORD_HINT: &str = "Change it first with `ward passwd`, \
-     or ask your organisation administrator.";
+pub const CHANGE_PASSWORD_HINT: &str = "Change it first: your organisation administrator \
+     or the service desk runs `ward passwd` with you on the Ward server.";
 
 impl imap::Authenticator for AccountsAuthenticator {
     fn authenticate(
@@ -156,7 +184,7 @@ impl imap::Authenticator for AccountsAuthenticator {
             },
         };
         if let (Some(ip), A::BadCredentials) = (peer, &outcome) {
-            self.throttle.failed(ip);
+            self.count_failure(ip, "imap");
         }
         outcome
     }

@@ -4,13 +4,13 @@
 //! exit codes: 0 success, 1 failure, 2 invalid configuration or usage.
 
 mod accounts_cli;
+mod audit_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use accounts_cli::{
-    AuditCommand, Common, DirectoryCommand, Failure, OrgCommand, QueueCommand, UserCommand,
-};
+use accounts_cli::{Common, DirectoryCommand, Failure, OrgCommand, QueueCommand, UserCommand};
+use audit_cli::AuditCommand;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
@@ -100,7 +100,9 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// The audit log: list (newest last) or verify its chain.
+    /// The audit log: list (newest last), export as JSON lines, or verify
+    /// its chain (and signed checkpoints of it). Organisation
+    /// Administrators (`--as`) see their own organisation's records.
     Audit {
         #[command(flatten)]
         common: Common,
@@ -144,6 +146,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Whatever Ward or a library creates (store, keys, socket, exports)
+    // is its user's alone.
+    ward::private::restrict_umask();
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
@@ -151,6 +156,20 @@ fn main() -> ExitCode {
             let Some(config) = load(&source) else {
                 return ExitCode::from(2);
             };
+            match ward::private::check(&config.data_dir) {
+                Ok(Ok(())) => {}
+                Ok(Err(exposed)) => {
+                    eprintln!("ward: {exposed}");
+                    return ExitCode::from(2);
+                }
+                Err(e) => {
+                    eprintln!(
+                        "ward: cannot read the data folder {}: {e}",
+                        config.data_dir.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
             let format = match cli.log_format {
                 Some(LogFormatArg::Json) => LogFormat::Json,
                 Some(LogFormatArg::Text) => LogFormat::Text,
@@ -184,7 +203,22 @@ fn main() -> ExitCode {
             command,
         } => {
             let request = match command {
-                Some(AuditCommand::Verify) => Ok(accounts::Request::AuditVerify),
+                Some(AuditCommand::Verify {
+                    checkpoint: Some(file),
+                }) => {
+                    return audit_command(&common.clone(), |config| async move {
+                        audit_cli::verify_checkpoints(&config, &common, &file).await
+                    });
+                }
+                Some(AuditCommand::Export { since, output }) => {
+                    return audit_command(&common.clone(), |config| async move {
+                        audit_cli::export(&config, &common, since.as_deref(), output.as_deref())
+                            .await
+                    });
+                }
+                Some(AuditCommand::Verify { checkpoint: None }) => {
+                    Ok(accounts::Request::AuditVerify)
+                }
                 None => match since.as_deref().map(|s| {
                     accounts::clock::parse_date(s).ok_or_else(|| {
                         anyhow::anyhow!("--since {s:?} is not a date like 2026-11-23")
@@ -240,6 +274,33 @@ fn account(
             common.json,
             output.as_deref(),
         )),
+        Err(Failure::Refused(message)) => {
+            eprintln!("ward: {message}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("ward: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one of the audit commands of `audit_cli`, with the exit codes of
+/// [`account`].
+fn audit_command<F, Fut>(common: &Common, command: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
+    let source = Source {
+        config: common.config.clone(),
+        data: common.data.clone(),
+    };
+    let Some(config) = load(&source) else {
+        return ExitCode::from(2);
+    };
+    match runtime().block_on(command(config)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Refused(message)) => {
             eprintln!("ward: {message}");
             ExitCode::FAILURE

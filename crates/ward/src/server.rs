@@ -1,7 +1,9 @@
 //! The daemon's life: prepare the data folder, bind every listener, tell
 //! systemd it is ready, serve until SIGTERM or SIGINT, reload certificates on
-//! SIGHUP, then stop accepting, give open sessions the grace period, flush the
-//! store and exit.
+//! SIGHUP, then stop accepting, give open sessions the grace period, write a
+//! last signed checkpoint of the audit log, flush the store and exit. Hourly
+//! it purges deleted accounts and audit records past their retention;
+//! every `[audit] checkpoint_interval` it writes a signed checkpoint.
 //!
 //! ```text
 //!  start ──► Bound ──READY=1──► Serving ──SIGTERM/SIGINT──► Draining ──► flushed, exit 0
@@ -9,12 +11,11 @@
 //!                            SIGHUP└──┘ certificates reloaded
 //! ```
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use tokio::io::AsyncWriteExt;
@@ -28,6 +29,7 @@ use transport::{ServerTls, Stream};
 
 use crate::admin::{self, AdminState};
 use crate::config::{Config, ListenerKind, TlsSource};
+use crate::connections::{Caps, Registry};
 use crate::notify;
 
 /// Why the daemon could not start or stop cleanly.
@@ -74,6 +76,9 @@ pub enum ServeError {
     /// The relay's configuration is unusable.
     #[error("cannot start the relay: {0}")]
     Relay(#[from] smtp_relay::RelayError),
+    /// The key that signs audit checkpoints could not be made or loaded.
+    #[error(transparent)]
+    AuditKey(#[from] crate::checkpoint::KeyError),
 }
 
 /// A daemon whose listeners are bound and which is ready to serve.
@@ -91,6 +96,8 @@ pub struct Daemon {
     listeners: Vec<(ListenerKind, TcpListener)>,
     admin: UnixListener,
     relay: smtp_relay::Relay,
+    /// Signs the audit log's checkpoints.
+    signer: Arc<crate::checkpoint::Signer>,
     first_start: bool,
 }
 
@@ -102,6 +109,7 @@ impl Daemon {
     ///
     /// The first thing that failed; nothing is left listening.
     pub async fn start(config: Config) -> Result<Self, ServeError> {
+        crate::connections::raise_open_file_limit(crate::connections::files_needed(&config));
         create_private_dir(&config.data_dir)?;
         let store_dir = config.data_dir.join("store");
         let store = tokio::task::spawn_blocking(move || store::Store::open(&store_dir))
@@ -143,11 +151,13 @@ impl Daemon {
         // The SMTP listener asks for a client certificate: Ward's CA proves
         // an organisation's gateway; the public roots and the extra CAs can
         // prove an external secure domain's server.
-        let mut anchors = vec![ca.certificate().clone()];
-        if let Some(file) = &config.extra_ca_file {
-            anchors.extend(transport::certificate::read_chain(file)?);
-        }
-        let gateway_tls = ServerTls::with_client_roots(&cert, &key, &anchors, true)?;
+        let gateway_tls = ServerTls::with_client_roots(
+            &cert,
+            &key,
+            &[ca.certificate().clone()],
+            config.extra_ca_file.as_deref(),
+            true,
+        )?;
         let mut listeners = Vec::with_capacity(config.listeners.len());
         for &(kind, address) in &config.listeners {
             let listener = bind(address).map_err(|source| ServeError::Bind {
@@ -159,6 +169,13 @@ impl Daemon {
         }
         let relay =
             smtp_relay::Relay::new(store.clone(), community.subscribe(), relay_config(&config))?;
+        let key_dir = config.audit.key_dir.clone();
+        let signer = tokio::task::spawn_blocking(move || {
+            crate::checkpoint::Signer::load_or_create(&key_dir)
+        })
+        .await
+        .expect("loading the audit key does not panic")?;
+        let signer = Arc::new(signer);
         let admin =
             admin::bind(&config.admin_socket).map_err(|source| ServeError::AdminSocket {
                 path: config.admin_socket.clone(),
@@ -174,6 +191,7 @@ impl Daemon {
             listeners,
             admin,
             relay,
+            signer,
             first_start,
         })
     }
@@ -258,13 +276,11 @@ impl Daemon {
                     }),
                 )
             },
-            limits: Limits::new(
-                self.config.max_connections,
-                self.config.max_connections_per_ip,
-            ),
+            connections: Registry::new(Caps::of(&self.config)),
             next_id: AtomicU64::new(1),
         });
         let addresses = self.addresses();
+        let reaper = tokio::spawn(shared.connections.clone().reap_until(shutdown.clone()));
         let tracker = TaskTracker::new();
         let mut accept_loops = Vec::new();
         for (kind, listener) in self.listeners {
@@ -288,8 +304,24 @@ impl Daemon {
             community: self.community.clone(),
             relay: self.relay.handle(),
         });
+        let relay_handle = self.relay.handle();
         let relay_task = tokio::spawn(self.relay.run(shutdown.clone()));
-        let purge_task = tokio::spawn(purge_deleted(self.service.clone(), shutdown.clone()));
+        let purge_task = tokio::spawn(purge_deleted(
+            self.service.clone(),
+            self.config.audit.retention,
+            shutdown.clone(),
+        ));
+        let checkpoints = Checkpoints {
+            store: self.store.clone(),
+            signer: self.signer.clone(),
+            host: self.config.hostname.clone(),
+            file: self.config.audit.checkpoint_file.clone(),
+        };
+        let checkpoint_task = tokio::spawn(
+            checkpoints
+                .clone()
+                .run_every(self.config.audit.checkpoint_interval, shutdown.clone()),
+        );
         let admin_task = tokio::spawn(admin::serve(self.admin, state, shutdown.clone()));
 
         for (kind, address) in &addresses {
@@ -306,8 +338,12 @@ impl Daemon {
                 _ = sighup.recv() => {
                     notify::reloading();
                     match self.tls.reload().and_then(|()| self.gateway_tls.reload()) {
-                        Ok(()) => info!("certificates reloaded"),
+                        Ok(()) => info!("certificates and client CAs reloaded"),
                         Err(e) => warn!(error = %e, "certificate reload failed; the previous certificate stays in use"),
+                    }
+                    match relay_handle.reload_tls() {
+                        Ok(()) => info!("relay trust anchors reloaded"),
+                        Err(e) => warn!(error = %e, "relay TLS reload failed; the previous trust anchors stay in use"),
                     }
                     notify::ready();
                 }
@@ -335,6 +371,10 @@ impl Daemon {
         let _ = admin_task.await;
         let _ = purge_task.await;
         let _ = relay_task.await;
+        let _ = checkpoint_task.await;
+        let _ = reaper.await;
+        // Every session and task is done: this is the head the store keeps.
+        checkpoints.write().await;
         let store = self.store;
         tokio::task::spawn_blocking(move || store.flush())
             .await
@@ -369,21 +409,120 @@ fn relay_config(config: &Config) -> smtp_relay::RelayConfig {
     relay
 }
 
-/// Removes deleted accounts' mailboxes once their retention is over,
-/// checking hourly.
-async fn purge_deleted(service: accounts::Service, shutdown: CancellationToken) {
+/// Removes deleted accounts' mailboxes once their retention is over, and
+/// audit records older than `audit_retention`, checking hourly.
+async fn purge_deleted(
+    service: accounts::Service,
+    audit_retention: std::time::Duration,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let service = service.clone();
-        match tokio::task::spawn_blocking(move || service.purge_deleted()).await {
+        let accounts = service.clone();
+        match tokio::task::spawn_blocking(move || accounts.purge_deleted()).await {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => info!(accounts = n, "deleted accounts purged after retention"),
             Ok(Err(e)) => warn!(error = %e, "purging deleted accounts failed"),
             Err(e) => warn!(error = %e, "purging deleted accounts panicked"),
+        }
+        let store = service.store().clone();
+        let cutoff = unix_millis()
+            .saturating_sub(i64::try_from(audit_retention.as_millis()).unwrap_or(i64::MAX));
+        match tokio::task::spawn_blocking(move || store.purge_audit_before(cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => info!(records = n, "audit records purged after retention"),
+            Ok(Err(e)) => warn!(error = %e, "purging old audit records failed"),
+            Err(e) => warn!(error = %e, "purging old audit records panicked"),
+        }
+    }
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Writes signed checkpoints of the audit log's head (see
+/// [`crate::checkpoint`]).
+#[derive(Clone)]
+struct Checkpoints {
+    store: Arc<store::Store>,
+    signer: Arc<crate::checkpoint::Signer>,
+    host: String,
+    file: PathBuf,
+}
+
+impl Checkpoints {
+    /// Every `interval`, a checkpoint when the head has moved since the
+    /// last one; until `shutdown`.
+    async fn run_every(self, interval: std::time::Duration, shutdown: CancellationToken) {
+        let start = tokio::time::Instant::now() + interval;
+        let mut tick = tokio::time::interval_at(start, interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = None;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let store = self.store.clone();
+            let head = tokio::task::spawn_blocking(move || store.audit_head()).await;
+            match head {
+                Ok(Ok(head)) if Some(head) == last => {}
+                Ok(Ok(head)) => {
+                    if self.write_head(head).await {
+                        last = Some(head);
+                    }
+                }
+                Ok(Err(e)) => warn!(error = %e, "cannot read the audit head for a checkpoint"),
+                Err(e) => warn!(error = %e, "reading the audit head panicked"),
+            }
+        }
+    }
+
+    /// A checkpoint of the current head, whatever the last one was.
+    async fn write(&self) {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.audit_head()).await {
+            Ok(Ok(head)) => {
+                self.write_head(head).await;
+            }
+            Ok(Err(e)) => warn!(error = %e, "cannot read the audit head for a checkpoint"),
+            Err(e) => warn!(error = %e, "reading the audit head panicked"),
+        }
+    }
+
+    /// Signs `head`, appends it to the file and logs it. True when written.
+    async fn write_head(&self, head: store::AuditHead) -> bool {
+        let checkpoint = self.signer.sign(&self.host, head, unix_millis());
+        let file = self.file.clone();
+        let line = checkpoint.clone();
+        let written =
+            tokio::task::spawn_blocking(move || crate::checkpoint::append(&file, &line)).await;
+        // The log line is a second copy outside the store, whatever the
+        // file's fate.
+        info!(
+            seq = checkpoint.seq,
+            hash = %checkpoint.hash,
+            signature = %checkpoint.signature,
+            public_key = %checkpoint.public_key,
+            "audit checkpoint"
+        );
+        match written {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                warn!(file = %self.file.display(), error = %e, "cannot write the audit checkpoint file");
+                false
+            }
+            Err(e) => {
+                warn!(error = %e, "writing the audit checkpoint panicked");
+                false
+            }
         }
     }
 }
@@ -395,7 +534,7 @@ struct Shared {
     smtp_submission: smtp_in::Context,
     /// The IMAP listeners' context.
     imap: imap::Context,
-    limits: Limits,
+    connections: Registry,
     next_id: AtomicU64,
 }
 
@@ -421,31 +560,56 @@ async fn accept_loop(
         };
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         let span = info_span!("conn", id, peer = %peer, listener = kind.key());
-        let Some(permit) = shared.limits.admit(peer.ip()) else {
-            span.in_scope(|| warn!("connection refused: connection limit reached"));
-            tracker.spawn(refuse(kind, tcp));
-            continue;
+        let login = kind != ListenerKind::Smtp;
+        let mut admitted = shared.connections.admit(peer.ip(), login, Instant::now());
+        // Evicted connections hold their sockets until they have said why;
+        // newcomers wait in the listen queue meanwhile, a second at most.
+        let patience = Instant::now() + std::time::Duration::from_secs(1);
+        while let Err(crate::connections::Refusal::Closing) = admitted
+            && let Some(left) = patience.checked_duration_since(Instant::now())
+        {
+            shared.connections.closed(left).await;
+            admitted = shared.connections.admit(peer.ip(), login, Instant::now());
+        }
+        let admitted = match admitted {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                span.in_scope(|| warn!(reason = refusal.reason(), "connection refused"));
+                tracker.spawn(refuse(kind, tcp));
+                continue;
+            }
         };
+        if let Some(evicted) = admitted.evicted {
+            span.in_scope(|| {
+                tracing::debug!(evicted, "at the cap: oldest untrusted connection evicted")
+            });
+        }
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(
             async move {
-                let _permit = permit;
+                let _permit = admitted.permit;
+                let admission = &admitted.admission;
                 let _ = tcp.set_nodelay(true);
                 tracing::debug!("connected");
                 let stream = Stream::Plain(tcp);
                 let implicit = kind.implicit_tls();
                 let result = match kind {
-                    ListenerKind::Smtp => {
-                        smtp_in::serve(stream, implicit, &shared.smtp_relay, Some(peer), &shutdown)
+                    ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
+                        let ctx = if kind == ListenerKind::Smtp {
+                            &shared.smtp_relay
+                        } else {
+                            &shared.smtp_submission
+                        };
+                        let peer = Some(peer);
+                        smtp_in::serve_admitted(stream, implicit, ctx, peer, &shutdown, admission)
                             .await
                     }
-                    ListenerKind::Submission | ListenerKind::Submissions => {
-                        let ctx = &shared.smtp_submission;
-                        smtp_in::serve(stream, implicit, ctx, Some(peer), &shutdown).await
-                    }
                     ListenerKind::Imap | ListenerKind::Imaps => {
-                        imap::serve(stream, implicit, &shared.imap, Some(peer), &shutdown).await
+                        let ctx = &shared.imap;
+                        let peer = Some(peer);
+                        imap::serve_admitted(stream, implicit, ctx, peer, &shutdown, admission)
+                            .await
                     }
                 };
                 match result {
@@ -468,56 +632,6 @@ async fn refuse(kind: ListenerKind, mut tcp: TcpStream) {
         ListenerKind::Submissions | ListenerKind::Imaps => return,
     };
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.write_all(line)).await;
-}
-
-/// Connection caps, overall and per client IP address.
-struct Limits {
-    total: usize,
-    per_ip: usize,
-    open: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
-}
-
-/// Holds a connection's place under the caps until dropped.
-struct Permit {
-    ip: IpAddr,
-    open: Arc<Mutex<(usize, HashMap<IpAddr, usize>)>>,
-}
-
-impl Limits {
-    fn new(total: usize, per_ip: usize) -> Self {
-        Self {
-            total,
-            per_ip,
-            open: Arc::default(),
-        }
-    }
-
-    fn admit(&self, ip: IpAddr) -> Option<Permit> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let from_ip = open.1.get(&ip).copied().unwrap_or(0);
-        if open.0 >= self.total || from_ip >= self.per_ip {
-            return None;
-        }
-        open.0 += 1;
-        open.1.insert(ip, from_ip + 1);
-        Some(Permit {
-            ip,
-            open: self.open.clone(),
-        })
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        open.0 -= 1;
-        if let Some(n) = open.1.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.1.remove(&self.ip);
-            }
-        }
-    }
 }
 
 /// Binds a listening socket; IPv6 sockets are IPv6-only so that `0.0.0.0:25`
@@ -549,23 +663,4 @@ fn create_private_dir(path: &Path) -> Result<(), ServeError> {
             path: path.to_owned(),
             source,
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_count_overall_and_per_ip() {
-        let limits = Limits::new(3, 2);
-        let a: IpAddr = "127.0.0.1".parse().unwrap();
-        let b: IpAddr = "127.0.0.2".parse().unwrap();
-        let p1 = limits.admit(a).unwrap();
-        let _p2 = limits.admit(a).unwrap();
-        assert!(limits.admit(a).is_none(), "per-IP cap");
-        let _p3 = limits.admit(b).unwrap();
-        assert!(limits.admit(b).is_none(), "overall cap");
-        drop(p1);
-        assert!(limits.admit(a).is_some(), "a place freed on drop");
-    }
 }

@@ -53,6 +53,11 @@ impl Engine {
                 m.data,
             ));
         }
+        // All or none: a refused message fails the command before any is
+        // appended.
+        for (_, _, raw) in &all {
+            policy::check_header_section(raw).map_err(ImapError::HeaderBound)?;
+        }
         let mut done = Vec::new();
         for ((system, keywords), date, raw) in all {
             let cached = Summary::of(&raw).to_cache();
@@ -118,6 +123,7 @@ impl Engine {
         };
         let internal_date = date.map_or_else(now, |d| d.as_ref().timestamp());
         let (flags, keywords) = store_flags_of(flags);
+        policy::check_header_section(raw).map_err(ImapError::HeaderBound)?;
         let cached = Summary::of(raw).to_cache();
         let appended = self.store.append(
             info.id,

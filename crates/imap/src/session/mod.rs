@@ -25,9 +25,10 @@
 //! UIDPLUS, UNSELECT, IDLE, SASL-IR, LITERAL+), and keeps literal framing
 //! apart from parsing so that literal bytes are never read as a command.
 //! Literal limits live here, on top of the framer: an announced literal
-//! over the limit is refused before any of it is read (synchronising) or
-//! discarded as it arrives (non-synchronising), so memory never grows with
-//! an announced size.
+//! over the limit is refused before any of it is read: a synchronising one
+//! gets `NO [TOOBIG]` and no `+`; a non-synchronising one (whose bytes are
+//! coming anyway) gets `NO [TOOBIG]` and `BYE` at once (RFC 7888 section
+//! 4), so memory never grows with an announced size.
 //!
 //! The Selected state is the mailbox engine's business (`ops`): the session
 //! hands every authenticated command to the driver as
@@ -201,9 +202,6 @@ pub struct Session {
     tls: bool,
     out: Vec<u8>,
     events: VecDeque<Event>,
-    /// A non-synchronising literal over the limit is being discarded; its
-    /// command gets `NO [TOOBIG]` when complete.
-    oversized: bool,
     /// Bytes fed since the last complete command: before login, a client
     /// that sends more than a login needs without finishing a command is
     /// cut off, so an unauthenticated line cannot grow to the literal limit.
@@ -222,7 +220,6 @@ impl Session {
             tls,
             out: Vec::new(),
             events: VecDeque::new(),
-            oversized: false,
             unframed: 0,
         };
         let greeting = format!(
@@ -401,24 +398,21 @@ impl Session {
                 self.state = State::Logout;
             }
             LiteralMode::NonSync => {
-                // The bytes are coming anyway: discard them as they arrive.
-                self.oversized = true;
-                self.framer.poison_message();
+                // The bytes are coming anyway, and reading them would cost
+                // the whole literal's transfer: refuse at once and close
+                // (RFC 7888 section 4).
+                let tag = self.framer.decode_tag().map(|t| t.inner().to_owned());
+                self.out
+                    .extend_from_slice(&error.tagged(tag.as_deref().unwrap_or("*")));
+                self.out
+                    .extend_from_slice(b"* BYE [TOOBIG] Literal too large; closing\r\n");
+                self.state = State::Logout;
             }
         }
     }
 
     fn message_complete(&mut self) {
         self.unframed = 0;
-        if std::mem::take(&mut self.oversized) {
-            let tag = self.framer.decode_tag().map(|t| t.inner().to_owned());
-            let error = ImapError::LiteralTooBig {
-                limit: self.literal_limit(),
-            };
-            self.out
-                .extend_from_slice(&error.tagged(tag.as_deref().unwrap_or("*")));
-            return;
-        }
         match self.state.clone() {
             State::Authenticating { tag } => self.sasl_response(tag),
             State::Idling { tag } => match self.framer.decode_message(&IdleDoneCodec::default()) {
@@ -675,13 +669,15 @@ mod tests {
     }
 
     #[test]
-    fn oversized_non_synchronising_literal_is_discarded_whole() {
+    // Issue 25: refused when announced, not after the bytes arrive.
+    fn oversized_non_synchronising_literal_is_refused_at_once() {
         let mut input = b"a LOGIN u p\r\nb APPEND INBOX {200+}\r\n".to_vec();
         input.extend_from_slice(&[b'x'; 200]);
         input.extend_from_slice(b"\r\nc NOOP\r\n");
         let out = run(true, &input, 100);
         assert!(out.contains("b NO [TOOBIG]"), "{out}");
-        assert!(out.contains("c RAN NOOP"), "{out}");
+        assert!(out.contains("* BYE [TOOBIG]"), "{out}");
+        assert!(!out.contains("c RAN NOOP"), "{out}");
         assert!(!out.contains("xxx"), "{out}");
     }
 

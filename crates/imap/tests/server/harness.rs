@@ -83,6 +83,8 @@ impl Server {
                 parent: None,
                 ex_directory: false,
                 state: OrgState::Active,
+                delivery_held: false,
+                details: Default::default(),
             })
             .unwrap();
         let user = store
@@ -98,6 +100,7 @@ impl Server {
                 status: AccountStatus::Active,
                 password_hash: None,
                 password_set_at: None,
+                previous_passwords: Vec::new(),
                 failed_attempts: 0,
                 locked_at: None,
                 last_login: None,

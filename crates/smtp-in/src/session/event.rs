@@ -2,7 +2,7 @@
 //! [`Event`] names what happened; the driver answers it with the matching
 //! method on [`Session`](super::Session) before the dialogue goes on.
 
-use policy::{Address, Label, Route, SenderOrigin};
+use policy::{Address, Label, Reply, Route, SenderOrigin};
 
 use crate::proto::command::{BodyType, Mechanism, Notify, OriginalRecipient, Ret};
 use transport::Secret;
@@ -28,7 +28,7 @@ pub enum Event {
     RecipientCheckRequested {
         /// The recipient, in community form.
         recipient: Address,
-        /// Its route (always `Route::Local`).
+        /// Its route (`Route::Local`, or `Route::Held` for a hosted organisation).
         route: Route,
     },
     /// A whole message arrived and passed every check. Make it durable
@@ -81,4 +81,18 @@ pub struct Recipient {
     pub notify: Notify,
     /// DSN `ORCPT=`.
     pub orcpt: Option<OriginalRecipient>,
+}
+
+/// A refusal under a community rule, kept for the driver to audit
+/// ([`Session::take_refusals`](super::Session::take_refusals)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The rule, e.g. `NotOnAllowList` (see `SessionError::policy_rule`).
+    pub rule: &'static str,
+    /// The reply the client got.
+    pub reply: Reply,
+    /// What was refused, in a sentence (the error's text).
+    pub reason: String,
+    /// The addresses the refusal names, in community form.
+    pub addresses: Vec<String>,
 }

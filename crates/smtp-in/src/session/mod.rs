@@ -70,10 +70,10 @@ use policy::{
     PolicyError, Rewriter, Route, SessionCredentials, SessionState, check_command, read_label,
 };
 
-pub use event::{Envelope, Event, Recipient};
+pub use event::{Envelope, Event, Recipient, Refusal};
 
 use crate::error::{ContentError, DeliveryError, SessionError, UnexpectedAnswer};
-use crate::message::check_from;
+use crate::message::check_header_senders;
 use crate::proto::body::Body;
 use crate::proto::command::{Auth, Bdat, Command, Hello, MailFrom, Mechanism, RcptTo};
 use crate::proto::data::DotReceiver;
@@ -187,6 +187,8 @@ struct Context {
     framer: LineFramer,
     steps: VecDeque<Step>,
     bad_commands: usize,
+    /// Refusals under community rules not yet taken by the driver.
+    refusals: Vec<Refusal>,
 }
 
 #[derive(Debug)]
@@ -263,6 +265,7 @@ impl Session {
             input: Vec::new(),
             steps: VecDeque::new(),
             bad_commands: 0,
+            refusals: Vec::new(),
         };
         if let Some(tls) = tls {
             ctx.set_tls(tls);
@@ -311,6 +314,13 @@ impl Session {
                 _ => Step::NeedInput,
             });
         }
+    }
+
+    /// The refusals under community rules since the last call (rule, reply,
+    /// reason), for the driver to audit. Protocol errors and refused
+    /// sign-ins are not among them.
+    pub fn take_refusals(&mut self) -> Vec<Refusal> {
+        std::mem::take(&mut self.ctx.refusals)
     }
 
     /// Answers [`Event::AuthRequested`]: the user, or why not
@@ -528,15 +538,39 @@ impl Context {
         if error.counts_as_bad_command() {
             self.bad_commands += 1;
             if self.bad_commands >= self.options.max_bad_commands {
+                self.note_refusal(&error);
+                self.note_refusal(&SessionError::TooManyErrors);
                 self.write(encode_refusal(&(&SessionError::TooManyErrors).into()));
                 return self.close();
             }
         }
+        self.note_refusal(&error);
         self.write(encode_refusal(&(&error).into()));
         if matches!(error, SessionError::UnframableChunk) {
             return self.close();
         }
         next
+    }
+
+    /// Keeps a refusal under a community rule for the driver's audit
+    /// record. The driver takes them after every step, so the list holds at
+    /// most the refusals of one read's worth of pipelined commands.
+    fn note_refusal(&mut self, error: &SessionError) {
+        let Some(rule) = error.policy_rule() else {
+            return;
+        };
+        let addresses = match error {
+            SessionError::Policy(p) | SessionError::Delivery(DeliveryError::Policy(p)) => {
+                p.addresses().iter().map(ToString::to_string).collect()
+            }
+            _ => Vec::new(),
+        };
+        self.refusals.push(Refusal {
+            rule,
+            reply: error.into(),
+            reason: error.to_string(),
+            addresses,
+        });
     }
 
     fn session_state(&self) -> SessionState {
@@ -780,7 +814,7 @@ impl Context {
             notify: rcpt.notify,
             orcpt: rcpt.orcpt,
         };
-        if let Route::Local { .. } = recipient.route {
+        if let Route::Local { .. } | Route::Held { hosted: true, .. } = recipient.route {
             self.emit(Event::RecipientCheckRequested {
                 recipient: recipient.address.clone(),
                 route: recipient.route.clone(),
@@ -908,7 +942,7 @@ impl Context {
 
     /// The whole message is in: check it, then hand it to the driver.
     fn finish_message(&mut self, envelope: Envelope, body: Body) -> State {
-        match self.check_message(body) {
+        match self.check_message(&envelope, body) {
             Ok((label, data)) => {
                 self.emit(Event::MessageReceived {
                     envelope,
@@ -921,7 +955,11 @@ impl Context {
         }
     }
 
-    fn check_message(&self, body: Body) -> Result<(policy::Label, Vec<u8>), SessionError> {
+    fn check_message(
+        &self,
+        envelope: &Envelope,
+        body: Body,
+    ) -> Result<(policy::Label, Vec<u8>), SessionError> {
         let (data, size, problem) = body.into_parts();
         self.options.limits.check_message_size(size)?;
         if let Some(problem) = problem {
@@ -933,14 +971,14 @@ impl Context {
         if data.first().is_some_and(|&b| b == b' ' || b == b'\t') {
             return Err(ContentError::FoldedFirstLine.into());
         }
+        // Before any parser sees it: a 2 MiB header line or a million
+        // header fields cost memory in every parser downstream.
+        policy::check_header_section(&data).map_err(ContentError::HeaderBound)?;
         // mail-parser has panicked on hostile input before; a message it
         // cannot read is refused, never a reason to end the process.
         let label = guarded(|| read_label(&data))??;
-        if let (Listener::Submission, Some(user)) =
-            (self.options.listener, &self.credentials.authenticated)
-        {
-            guarded(|| check_from(&data, user))??;
-        }
+        let user = self.credentials.authenticated.as_ref();
+        guarded(|| check_header_senders(&data, &envelope.origin, &self.community, user))??;
         let data = match self.rewriter() {
             Some(rewriter) => rewriter.inbound_headers(&data),
             None => data,

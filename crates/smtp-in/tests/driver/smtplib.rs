@@ -55,7 +55,8 @@ async fn python_smtplib_starttls_login_sendmail() {
     assert_eq!(inbox.len(), 1);
     let stored = String::from_utf8(inbox[0].1.clone()).unwrap();
     assert!(
-        stored.starts_with("Received: from python.example ([127.0.0.1])"),
+        stored.starts_with("Return-Path: <")
+            && stored.contains("\r\nReceived: from python.example ([127.0.0.1])"),
         "{stored}"
     );
     assert!(

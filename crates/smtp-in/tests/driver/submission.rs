@@ -28,6 +28,10 @@ async fn submission_lands_byte_for_byte_after_the_trace_header() {
         .strip_suffix(&original)
         .unwrap_or_else(|| panic!("the message was changed:\n{stored}"));
     let id = reply_id(&reply);
+    // Final delivery records the reverse-path first (RFC 5321 §4.4).
+    let prefix = prefix
+        .strip_prefix(&format!("Return-Path: <{ERIC}>\r\n"))
+        .unwrap_or_else(|| panic!("no Return-Path first:\n{prefix}"));
     assert!(
         prefix.starts_with("Received: from client.example ([127.0.0.1])\r\n\tby mx.ward.test (Ward) with ESMTPSA\r\n\t(version=TLSv1.3 cipher=TLS13_"),
         "{prefix}"
@@ -380,4 +384,77 @@ async fn dsn_parameters_and_requiretls_are_kept_in_the_queue() {
     );
     assert_eq!(entry.recipients[1].notify, None);
     assert_eq!(entry.recipients[1].orcpt, None);
+}
+
+#[tokio::test]
+async fn an_accepted_message_and_the_sessions_refusals_are_audited() {
+    let server = Server::submission().await;
+    let mut client = Client::signed_in(&server, ERIC).await;
+    let flushes = server.store.fsync_count();
+    let reply = client
+        .send_mail(ERIC, &[JANE], &message(JANE, "audited"))
+        .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    // The record went into the delivery's own batch: one flush for both.
+    assert_eq!(server.store.fsync_count() - flushes, 1);
+    let records = server.store.audit_records(1, 100).unwrap();
+    let accepted = records.last().unwrap();
+    assert_eq!(accepted.action, "smtp.accept");
+    assert_eq!(accepted.actor, ERIC);
+    assert!(accepted.source.starts_with("submission 127.0.0.1"));
+    for part in [
+        format!("id={}", reply_id(&reply)),
+        format!("sender=<{ERIC}>"),
+        format!("recipients={JANE}"),
+        "classification=OFFICIAL".to_owned(),
+        "tls=TLSv1.3".to_owned(),
+        "cipher=TLS13_".to_owned(),
+        "message-id=<".to_owned(),
+        "size=".to_owned(),
+    ] {
+        assert!(
+            accepted.detail.contains(&part),
+            "{part}: {}",
+            accepted.detail
+        );
+    }
+
+    // Refused recipients, however many, make one record when the session
+    // ends.
+    assert!(
+        client
+            .cmd(&format!("MAIL FROM:<{ERIC}>"))
+            .await
+            .starts_with("250")
+    );
+    for i in 0..30 {
+        let reply = client.cmd(&format!("RCPT TO:<someone{i}@gmail.com>")).await;
+        assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    }
+    let before = server.store.audit_head().unwrap().seq;
+    assert!(client.cmd("QUIT").await.starts_with("221"));
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(r) = server.store.audit_record(before + 1).unwrap() {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the refusals are recorded when the session ends");
+    assert_eq!(refused.action, "smtp.refused");
+    assert!(
+        refused
+            .detail
+            .starts_with("refused=30 rules=NotOnAllowList:30 | 1. 550 5.7.1 NotOnAllowList: recipient someone0@gmail.com"),
+        "{}",
+        refused.detail
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        server.store.audit_head().unwrap().seq,
+        before + 1,
+        "one record"
+    );
 }

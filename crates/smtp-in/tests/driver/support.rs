@@ -69,6 +69,8 @@ pub(crate) fn populate(store: &Store) {
             parent: None,
             ex_directory: false,
             state: OrgState::Active,
+            delivery_held: false,
+            details: Default::default(),
         })
         .unwrap();
     for (address, status) in [
@@ -89,6 +91,7 @@ pub(crate) fn populate(store: &Store) {
                 status,
                 password_hash: None,
                 password_set_at: None,
+                previous_passwords: Vec::new(),
                 failed_attempts: 0,
                 locked_at: None,
                 last_login: None,

@@ -616,6 +616,8 @@ impl Fixture {
                 parent: None,
                 ex_directory: false,
                 state: OrgState::Active,
+                delivery_held: false,
+                details: Default::default(),
             })
             .unwrap();
         let user = store
@@ -631,6 +633,7 @@ impl Fixture {
                 status: AccountStatus::Active,
                 password_hash: None,
                 password_set_at: None,
+                previous_passwords: Vec::new(),
                 failed_attempts: 0,
                 locked_at: None,
                 last_login: None,

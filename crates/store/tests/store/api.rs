@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use store::{
     Application, ApplicationState, ConnectionKind, Error, FlagOp, Flags, MailboxChange, NewMessage,
-    PasswordHash, SpecialUse, Sponsor, Store, Uid,
+    OrgDetails, PasswordHash, SpecialUse, Sponsor, Store, Uid,
 };
 
 use crate::support::{assert_consistent, ensure_user, fresh, msg, organisation};
@@ -587,8 +587,17 @@ fn domains_addresses_and_applications_are_unique() {
         terms_version: "2024-1".into(),
         submitted_at: 0,
         state: ApplicationState::Pending,
+        details: OrgDetails {
+            postcode: "EH1 1AA".into(),
+            ..OrgDetails::default()
+        },
+        individual: false,
     };
     let id = store.submit_application(&app).unwrap();
+    assert_eq!(
+        store.application(id).unwrap().unwrap().details.postcode,
+        "EH1 1AA"
+    );
     assert!(matches!(
         store.submit_application(&app),
         Err(Error::DuplicateApplication(_))
@@ -603,6 +612,24 @@ fn domains_addresses_and_applications_are_unique() {
         .unwrap();
     store.submit_application(&app).unwrap();
     assert_eq!(store.applications().unwrap().len(), 2);
+    // Individuals at a public mail provider share its domain and claim
+    // none: two of them may wait at once.
+    let individual = Application {
+        domain: "gmail.com".into(),
+        organisation_name: "John Smith (Safeguarder)".into(),
+        abbreviation: None,
+        connection: ConnectionKind::Mailbox,
+        individual: true,
+        ..app.clone()
+    };
+    store.submit_application(&individual).unwrap();
+    store
+        .submit_application(&Application {
+            organisation_name: "Jane Smith (Safeguarder)".into(),
+            ..individual
+        })
+        .unwrap();
+    assert_eq!(store.applications().unwrap().len(), 4);
     let org2 = store
         .create_organisation(&organisation("safeguarder.cjsm.net"))
         .unwrap();

@@ -17,6 +17,8 @@ pub(crate) fn organisation(domain: &str) -> Organisation {
         parent: None,
         ex_directory: false,
         state: OrgState::Active,
+        delivery_held: false,
+        details: Default::default(),
     }
 }
 
@@ -34,6 +36,7 @@ pub(crate) fn user(address: &str, org: OrgId) -> User {
         status: AccountStatus::Active,
         password_hash: None,
         password_set_at: None,
+        previous_passwords: Vec::new(),
         failed_attempts: 0,
         locked_at: None,
         last_login: None,

@@ -10,6 +10,8 @@
 //! With no file, Ward runs on the embedded default (`config/embedded.toml` in
 //! the repository, compiled in), which goes through the same two stages.
 
+mod audit;
+mod connections;
 mod delivery;
 mod raw;
 mod reader;
@@ -19,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use audit::{AuditSettings, RawAudit};
 pub use delivery::{ImapSettings, RawImap, RawRelay, RelaySettings};
 pub use raw::RawConfig;
 
@@ -173,6 +176,8 @@ pub struct Config {
     pub relay: RelaySettings,
     /// The IMAP listeners' limits (`[imap]`).
     pub imap: ImapSettings,
+    /// The audit log's checkpoints and retention (`[audit]`).
+    pub audit: AuditSettings,
     /// The server certificate.
     pub tls: TlsSource,
     /// CA certificates trusted besides the public roots, for the servers
@@ -189,6 +194,11 @@ pub struct Config {
     pub max_connections: usize,
     /// Cap on simultaneous client connections from one IP address.
     pub max_connections_per_ip: usize,
+    /// Cap on simultaneous client connections from one network: the /24
+    /// of an IPv4 address, the /64 of an IPv6 one.
+    pub max_connections_per_network: usize,
+    /// How long a new connection has to complete TLS and sign in.
+    pub deadlines: crate::connections::Deadlines,
     /// Log line format.
     pub log_format: LogFormat,
     /// `RUST_LOG`-style filter, e.g. `info` or `ward=debug,info`.

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::audit::RawAudit;
 use super::delivery::{RawImap, RawRelay};
 use super::reader::{Section, unknown_sections};
 use super::{Config, ListenerKind, LogFormat, Problem, SmtpSettings, TlsSource};
@@ -18,11 +19,13 @@ pub struct RawConfig {
     pub server: RawServer,
     pub suffix: Option<String>,
     pub secure_domains: Option<Vec<String>>,
+    pub public_mail_providers: Option<Vec<String>>,
     pub terms_version: Option<String>,
     pub accounts: RawAccounts,
     pub smtp: RawSmtp,
     pub relay: RawRelay,
     pub imap: RawImap,
+    pub audit: RawAudit,
     pub tls_certificate: Option<String>,
     pub tls_private_key: Option<String>,
     pub tls_extra_ca_file: Option<String>,
@@ -40,6 +43,11 @@ pub struct RawServer {
     pub shutdown_grace_seconds: Option<i64>,
     pub max_connections: Option<i64>,
     pub max_connections_per_ip: Option<i64>,
+    pub max_connections_per_network: Option<i64>,
+    pub tls_deadline_seconds: Option<i64>,
+    pub login_deadline_seconds: Option<i64>,
+    pub busy_tls_deadline_seconds: Option<i64>,
+    pub busy_login_deadline_seconds: Option<i64>,
 }
 
 /// The `[accounts]` section as written.
@@ -51,6 +59,7 @@ pub struct RawAccounts {
     pub max_failed_logins: Option<i64>,
     pub failed_login_lock_minutes: Option<i64>,
     pub deleted_retention_days: Option<i64>,
+    pub password_history: Option<i64>,
 }
 
 /// The `[smtp]` section as written.
@@ -65,7 +74,7 @@ pub struct RawSmtp {
     pub postmaster: Option<String>,
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "community",
     "accounts",
@@ -76,6 +85,7 @@ const SECTIONS: [&str; 10] = [
     "listen",
     "admin",
     "log",
+    "audit",
 ];
 
 impl RawConfig {
@@ -105,6 +115,11 @@ impl RawConfig {
             shutdown_grace_seconds: server.integer("shutdown_grace_seconds", p),
             max_connections: server.integer("max_connections", p),
             max_connections_per_ip: server.integer("max_connections_per_ip", p),
+            max_connections_per_network: server.integer("max_connections_per_network", p),
+            tls_deadline_seconds: server.integer("tls_deadline_seconds", p),
+            login_deadline_seconds: server.integer("login_deadline_seconds", p),
+            busy_tls_deadline_seconds: server.integer("busy_tls_deadline_seconds", p),
+            busy_login_deadline_seconds: server.integer("busy_login_deadline_seconds", p),
         };
         let hostname = server.string("hostname", p);
         server.finish(p);
@@ -112,6 +127,7 @@ impl RawConfig {
         let mut community = Section::of(&root, "community", p);
         let suffix = community.string("suffix", p);
         let secure_domains = community.strings("secure_domains", p);
+        let public_mail_providers = community.strings("public_mail_providers", p);
         let terms_version = community.string("terms_version", p);
         community.finish(p);
 
@@ -122,6 +138,7 @@ impl RawConfig {
             max_failed_logins: acc.integer("max_failed_logins", p),
             failed_login_lock_minutes: acc.integer("failed_login_lock_minutes", p),
             deleted_retention_days: acc.integer("deleted_retention_days", p),
+            password_history: acc.integer("password_history", p),
         };
         acc.finish(p);
 
@@ -137,6 +154,7 @@ impl RawConfig {
         smtp_section.finish(p);
         let relay = RawRelay::read(&root, p);
         let imap = RawImap::read(&root, p);
+        let audit = RawAudit::read(&root, p);
 
         let mut tls = Section::of(&root, "tls", p);
         let tls_certificate = tls.string("certificate", p);
@@ -165,11 +183,13 @@ impl RawConfig {
             server: raw_server,
             suffix,
             secure_domains,
+            public_mail_providers,
             terms_version,
             accounts,
             smtp,
             relay,
             imap,
+            audit,
             tls_certificate,
             tls_private_key,
             tls_extra_ca_file,
@@ -238,6 +258,32 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             }
         }
     }
+    let mut public_mail_providers = Vec::new();
+    match raw.public_mail_providers {
+        None => public_mail_providers = accounts::Settings::default().public_mail_providers,
+        Some(list) => {
+            for (i, entry) in list.iter().enumerate() {
+                let entry = entry.trim().to_ascii_lowercase();
+                // `name.*` stands for name followed by any domain ending.
+                let checked = match entry.strip_suffix(".*") {
+                    Some(label) if label.contains('.') => {
+                        Err("a wildcard entry is one word then .*, as in \"hotmail.*\"")
+                    }
+                    Some(label) => check_domain(label),
+                    None => check_domain(&entry),
+                };
+                match checked {
+                    Ok(()) => public_mail_providers.push(entry),
+                    Err(why) => p.push(Problem::new(
+                        format!("community.public_mail_providers[{i}]"),
+                        format!(
+                            "{entry:?} is not a domain or a word followed by .* (such as \"gmail.com\" or \"hotmail.*\"): {why}"
+                        ),
+                    )),
+                }
+            }
+        }
+    }
     let terms_version = raw.terms_version.unwrap_or_else(|| "1.0".to_owned());
     if terms_version.trim().is_empty() {
         p.push(Problem::new("community.terms_version", "must not be empty"));
@@ -286,6 +332,15 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         "minutes",
     )
     .map(|m| Duration::from_secs(m * 60));
+    let password_history = bounded(
+        &mut p,
+        "accounts.password_history",
+        a.password_history,
+        5,
+        0,
+        24,
+        "passwords",
+    );
 
     let r = &raw.smtp;
     let postmaster = r.postmaster.as_deref().and_then(|text| {
@@ -406,9 +461,11 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         1_000_000,
         "connections",
     );
+    let admission = super::connections::validate(&raw.server, max_connections_per_ip, &mut p);
 
     let relay = raw.relay.clone().validate(&resolve, &mut p);
     let imap = raw.imap.clone().validate(&mut p);
+    let audit = raw.audit.clone().validate(&resolve, &data_dir, &mut p);
     let extra_ca_file = raw.tls_extra_ca_file.as_deref().and_then(|f| {
         let path = resolve(f);
         match transport::certificate::read_chain(&path) {
@@ -529,6 +586,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         deleted_retention,
         max_failed_logins,
         failed_login_lock,
+        password_history,
     ) {
         (
             Some(password_max_age),
@@ -536,14 +594,17 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             Some(deleted_retention),
             Some(max),
             Some(lock),
+            Some(history),
         ) => Some(accounts::Settings {
             suffix: suffix.clone(),
             secure_domains,
+            public_mail_providers,
             terms_version: terms_version.trim().to_owned(),
             password_max_age,
             inactivity_lock,
             max_failed_logins: max as u32,
             failed_login_lock: lock,
+            password_history: history as usize,
             deleted_retention,
             hostname: hostname.clone(),
         }),
@@ -555,25 +616,30 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         shutdown_grace,
         max_connections,
         max_connections_per_ip,
+        admission,
         accounts,
         smtp,
         relay,
         imap,
+        audit,
     ) {
         (
             Some(tls),
             Some(shutdown_grace),
             Some(max_connections),
             Some(max_connections_per_ip),
+            Some((max_connections_per_network, deadlines)),
             Some(accounts),
             Some(smtp),
             Some(relay),
             Some(imap),
+            Some(audit),
         ) if p.is_empty() => Ok(Config {
             accounts,
             smtp,
             relay,
             imap,
+            audit,
             hostname,
             data_dir,
             suffix,
@@ -584,6 +650,8 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             shutdown_grace,
             max_connections: max_connections as usize,
             max_connections_per_ip: max_connections_per_ip as usize,
+            max_connections_per_network,
+            deadlines,
             log_format,
             log_level,
         }),
@@ -707,6 +775,48 @@ mod tests {
         assert!(check_domain("bad..name").is_err());
         assert!(check_domain("-bad.example").is_err());
         assert!(check_domain("sp ace.example").is_err());
+    }
+
+    #[test]
+    fn public_mail_providers() {
+        let settings = |text: &str| {
+            let text = format!("{text}\n[listen]\nsmtp = [\"127.0.0.1:0\"]\n");
+            let (raw, p) = RawConfig::from_toml(&text).unwrap();
+            assert!(p.is_empty(), "{p:?}");
+            validate(raw, Path::new("/tmp")).map(|c| c.accounts)
+        };
+        let default = settings("").unwrap();
+        assert!(default.is_public_mail_provider("gmail.com"));
+        assert!(default.is_public_mail_provider("hotmail.co.uk"));
+        let own =
+            settings("[community]\npublic_mail_providers = [\"Freemail.*\", \"isp.example\"]")
+                .unwrap();
+        assert_eq!(own.public_mail_providers, ["freemail.*", "isp.example"]);
+        assert!(!own.is_public_mail_provider("gmail.com"));
+        // The production example documents the defaults.
+        let example = include_str!("../../../../config/ward.toml");
+        let (raw, _) = RawConfig::from_toml(example).unwrap();
+        assert_eq!(
+            raw.public_mail_providers.unwrap(),
+            default.public_mail_providers
+        );
+        assert_eq!(raw.secure_domains.unwrap(), default.secure_domains);
+        let none = settings("[community]\npublic_mail_providers = []").unwrap();
+        assert!(none.public_mail_providers.is_empty());
+        let p = settings(
+            "[community]\npublic_mail_providers = [\"gmail.com\", \"bad..name\", \"mail.*.com\", \"*\"]",
+        )
+        .unwrap_err();
+        let keys: Vec<_> = p.iter().map(|x| x.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "community.public_mail_providers[1]",
+                "community.public_mail_providers[2]",
+                "community.public_mail_providers[3]",
+            ],
+            "{p:?}"
+        );
     }
 
     #[test]

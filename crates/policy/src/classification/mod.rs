@@ -1,21 +1,105 @@
-//! Protective markings. A message's label is read from three places: a
-//! subject prefix (`[OFFICIAL-SENSITIVE] …`, `OFFICIAL-SENSITIVE: …`,
-//! `RESTRICTED: …` and the common variants, after any `Re:`/`Fwd:`), the
-//! `X-Security-Classification` header, and the RFC 7444 `SIO-Label` header
-//! (its `marking` parameter or the classification text of an XML label). The
-//! highest marking found wins. RESTRICTED, the pre-2014 marking, maps to
-//! OFFICIAL-SENSITIVE. SECRET and TOP SECRET are refused: this service does
-//! not carry them. Unlabelled mail is OFFICIAL, and the caller adds
-//! [`Label::header_to_add`] (`X-Security-Classification: OFFICIAL`) to say so.
+//! Protective markings: which classification a message carries, read from
+//! every place a sender may have written it, in any shape.
 //!
-//! Unknown markings (e.g. `PROTECT`, `CONFIDENTIAL`) are not guessed at: a
-//! source that carries one counts as unlabelled. Bare words in a subject
-//! (`Secret Santa`) are not labels: SECRET, TOP SECRET and OFFICIAL count
-//! only in brackets or before a colon.
+//! A message's label is read from its `Subject` (every one, if there are
+//! several), the `X-Security-Classification` header, the RFC 7444
+//! `SIO-Label` header (its `marking` parameter, or the text of an XML
+//! label) and the RFC 2156 / Outlook `Sensitivity` header. Each value is
+//! read twice, as written (unfolded) and with its RFC 2047 encoded words
+//! decoded, and the higher reading counts. The highest marking found
+//! anywhere wins; on a tie the subject is reported, then the headers in
+//! the order above. RESTRICTED, the pre-2014 marking, maps to
+//! OFFICIAL-SENSITIVE. SECRET and TOP SECRET are refused
+//! ([`PolicyError::Classified`]): this service does not carry them.
+//! Unlabelled mail is OFFICIAL, and the caller adds
+//! [`Label::header_to_add`] (`X-Security-Classification: OFFICIAL`) to say
+//! so.
+//!
+//! # Tokens
+//!
+//! Label recognition is a tokenizer over the marking grammar, not a list
+//! of prefixes. Text is normalised first (invisible characters dropped,
+//! NFKD, combining marks dropped, Cyrillic, Greek and other look-alikes
+//! folded to Latin; see `tokens`), then cut into tokens of ASCII letters
+//! and digits. Every other character separates tokens: spaces, tabs, `//`,
+//! `-`, `_`, `:`, `.`, brackets. Words of the grammar are matched against
+//! the letters with the token breaks ignored, so `TOP SECRET`,
+//! `TOP-SECRET`, `TOP_SECRET`, `TOP//SECRET`, `TOPSECRET` and `T.O.P.
+//! SECRET` are one shape. Case is ignored, but remembered. Text with
+//! bidirectional controls or right-to-left letters is also read reversed,
+//! letter by letter and word by word, since that is how it may be shown
+//! (`\u{202E}TERCES POT` displays as `TOP SECRET`).
+//!
+//! # Grammar
+//!
+//! ```text
+//! marking   = *2qualifier phrase *8caveat
+//! qualifier = "UK" / "NATO" / "COSMIC" / "EU" / "UE"
+//! phrase    = "TOP" "SECRET"                     ; TOP SECRET, refused
+//!           / "SECRET"                           ; SECRET, refused
+//!           / "OFFICIAL" "SENSITIVE"             ; OFFICIAL-SENSITIVE
+//!           / "RESTRICTED"                       ; OFFICIAL-SENSITIVE
+//!           / "OFFICIAL"                         ; OFFICIAL
+//! caveat    = "UK" "EYES" "ONLY" / "EYES" "ONLY" / "UKEO" / "NOFORN"
+//!           / "ORCON" / "ATOMAL" / "STRAP" / "CODEWORD" / "REL" ["TO"]
+//!           / "PERSONAL" / "COMMERCIAL" / "LOCSEN" / "SENSITIVE"
+//!           / "UK" / "EYES" / "ONLY" / "NATO" / "EU" / "1" / "2" / "3"
+//!
+//! subject   = *(prefix / tag) *marking text
+//! prefix    = prefix-word ["[" n "]" / "(" n ")" / "^" n] ":"
+//! prefix-word = "RE" / "FW" / "FWD" / "AW" / "WG" / "SV" / "VS" / "VB"
+//!           / "TR" / "RV" / "ANTW" / "DOORST" / "ODP" / "PD" / "RES"
+//!           / "ENC" / "VL" / "YNT" / "ILT" / "R" / "I"
+//!           / "EXTERNAL" / "EXT" / "CAUTION" / "WARNING" / "URGENT"
+//!           / "IMPORTANT" / "SPAM" / "FYI" / "ENCRYPT" / "SECURE"
+//! tag       = open *token close                  ; [EXTERNAL], (x), 【x】
+//! ```
+//!
+//! Between any two words any separator may stand, or none. A phrase must
+//! end where a word ends (or its caveats must), so `SECRETARY` and
+//! `SECRETS` are not SECRET; `TOP SECRET` and `OFFICIAL SENSITIVE` may run
+//! into the next word (`TOPSECRETPLANS`).
+//!
+//! **Header values** (`X-Security-Classification`, `Sensitivity`, the
+//! `marking` parameter and XML text of `SIO-Label`): any marking anywhere
+//! in the value counts, in any case. Outlook's `Sensitivity` values
+//! (`Personal`, `Private`, `Company-Confidential`) are not markings and
+//! leave the message unlabelled.
+//!
+//! **Subjects.** Subjects are prose, so a marking counts where markings are
+//! written:
+//!
+//! - at the head, after any number of prefixes and tags in any order
+//!   (`Re: AW: [EXTERNAL] SV: Fwd: TOP SECRET//UK EYES ONLY`). TOP SECRET,
+//!   OFFICIAL-SENSITIVE and RESTRICTED count there in any case and shape
+//!   (`Top secret recipe` is refused). SECRET and OFFICIAL count when
+//!   written in upper case, when set off by punctuation typical of
+//!   markings (`:`, `/`, `-`, `_`, brackets) or the end of the subject, or
+//!   when a caveat such as `UK EYES ONLY` follows. So `SECRET plans`,
+//!   `Secret: plans`, `secret-santa` and `Secret UK eyes only` are SECRET,
+//!   but `Secret Santa party` in mixed case is not a label: it is the one
+//!   deliberate exception, because a bare capitalised word is everyday
+//!   English. Markings may follow one another at the head
+//!   (`OFFICIAL-SENSITIVE: TOP SECRET annex` is TOP SECRET);
+//! - in a leading tag, in any case: `[EXTERNAL] [Secret] plans`;
+//! - anywhere else, when written in upper case and either unmistakable
+//!   (TOP SECRET, OFFICIAL-SENSITIVE) or set off as above (`Minutes -
+//!   SECRET`, `Notes [OFFICIAL]`).
+//!
+//! When in doubt the rules refuse: a false refusal gets a clear reply, a
+//! leak is a security defect. Unknown markings (e.g. `PROTECT`,
+//! `CONFIDENTIAL`) are not guessed at: a source that carries only one
+//! counts as unlabelled.
+//!
+//! The tokenizer and the grammar are linear in the length of their input.
+
+mod grammar;
+mod sio_label;
+mod tokens;
 
 use std::fmt;
 
-use mail_parser::MessageParser;
+use mail_parser::{Header, HeaderName, HeaderValue, MessageParser};
 
 use crate::error::PolicyError;
 
@@ -87,12 +171,14 @@ impl TryFrom<Marking> for Classification {
 /// Where a label was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LabelSource {
-    /// A prefix of the `Subject`.
+    /// The `Subject`.
     Subject,
     /// The `X-Security-Classification` header.
     ClassificationHeader,
     /// The RFC 7444 `SIO-Label` header.
     SioLabel,
+    /// The RFC 2156 `Sensitivity` header, when its value is a marking.
+    Sensitivity,
     /// Nowhere: the mail is OFFICIAL by default.
     Unlabelled,
 }
@@ -103,6 +189,7 @@ impl fmt::Display for LabelSource {
             LabelSource::Subject => "subject",
             LabelSource::ClassificationHeader => "X-Security-Classification header",
             LabelSource::SioLabel => "SIO-Label header",
+            LabelSource::Sensitivity => "Sensitivity header",
             LabelSource::Unlabelled => "absence of a label",
         })
     }
@@ -132,30 +219,32 @@ impl Label {
 ///
 /// [`PolicyError::Classified`] when any source marks it SECRET or TOP SECRET.
 pub fn read_label(message: &[u8]) -> Result<Label, PolicyError> {
-    let mut found: Vec<(Marking, LabelSource)> = Vec::new();
-    if let Some(parsed) = MessageParser::default().parse_headers(message) {
-        if let Some(marking) = parsed.subject().and_then(subject_marking) {
-            found.push((marking, LabelSource::Subject));
-        }
+    let mut best: Option<(Marking, LabelSource)> = None;
+    // Subjects and every other header as text, with encoded words decoded.
+    let parser = MessageParser::new()
+        .header_text(HeaderName::Subject)
+        .default_header_text();
+    if let Some(parsed) = parser.parse_headers(message) {
         for header in parsed.headers() {
-            let raw = message
-                .get(header.offset_start() as usize..header.offset_end() as usize)
-                .map(|raw| unfold(&String::from_utf8_lossy(raw)))
-                .unwrap_or_default();
-            let name = header.name();
-            if name.eq_ignore_ascii_case(CLASSIFICATION_HEADER) {
-                if let Some(marking) = header_marking(&raw) {
-                    found.push((marking, LabelSource::ClassificationHeader));
-                }
-            } else if name.eq_ignore_ascii_case("SIO-Label")
-                && let Some(marking) = sio_label_marking(&raw)
-            {
-                found.push((marking, LabelSource::SioLabel));
+            let Some(source) = source_of(header.name()) else {
+                continue;
+            };
+            let read = match source {
+                LabelSource::Subject => grammar::subject_marking,
+                LabelSource::SioLabel => sio_label::marking,
+                _ => grammar::header_marking,
+            };
+            let raw = raw_value(message, header);
+            let decoded = text_of(header.value()).filter(|decoded| *decoded != raw);
+            let Some(marking) = read(&raw).max(decoded.as_deref().and_then(read)) else {
+                continue;
+            };
+            if best.is_none_or(|(m, s)| (marking, rank(source)) > (m, rank(s))) {
+                best = Some((marking, source));
             }
         }
     }
-    // Highest marking wins; on a tie the first source (subject) is reported.
-    let Some(&(marking, source)) = found.iter().rev().max_by_key(|(marking, _)| *marking) else {
+    let Some((marking, source)) = best else {
         return Ok(Label {
             classification: Classification::Official,
             source: LabelSource::Unlabelled,
@@ -173,137 +262,48 @@ pub fn read_label(message: &[u8]) -> Result<Label, PolicyError> {
     }
 }
 
-fn unfold(raw: &str) -> String {
-    raw.replace("\r\n", "").replace('\n', "").trim().to_owned()
+/// The source a header name stands for, if Ward reads it.
+fn source_of(name: &str) -> Option<LabelSource> {
+    [
+        ("Subject", LabelSource::Subject),
+        (CLASSIFICATION_HEADER, LabelSource::ClassificationHeader),
+        ("SIO-Label", LabelSource::SioLabel),
+        ("Sensitivity", LabelSource::Sensitivity),
+    ]
+    .into_iter()
+    .find_map(|(n, source)| n.eq_ignore_ascii_case(name.trim()).then_some(source))
 }
 
-/// Upper case, `-`, `_` and `/` as spaces, runs of spaces collapsed.
-fn normalise(text: &str) -> String {
-    text.to_uppercase()
-        .replace(['-', '_', '/', '\u{2013}'], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// How strictly a label text must match.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Strictness {
-    /// In a header: any trailing descriptors (`OFFICIAL-SENSITIVE PERSONAL`).
-    Header,
-    /// In a subject: SECRET, TOP SECRET must stand alone (or `UK EYES ONLY`).
-    Subject,
-}
-
-fn marking_of(text: &str, strictness: Strictness) -> Option<Marking> {
-    let norm = normalise(text);
-    let norm = norm.strip_prefix("UK ").unwrap_or(&norm);
-    let table = [
-        ("TOP SECRET", Marking::TopSecret),
-        ("SECRET", Marking::Secret),
-        ("OFFICIAL SENSITIVE", Marking::OfficialSensitive),
-        ("OFFICIALSENSITIVE", Marking::OfficialSensitive),
-        ("RESTRICTED", Marking::OfficialSensitive),
-        ("OFFICIAL", Marking::Official),
-    ];
-    for (word, marking) in table {
-        let Some(rest) = norm.strip_prefix(word) else {
-            continue;
-        };
-        if !(rest.is_empty() || rest.starts_with(' ')) {
-            continue;
-        }
-        let descriptor = rest.trim();
-        let strict = strictness == Strictness::Subject
-            && matches!(marking, Marking::Secret | Marking::TopSecret);
-        if !strict || descriptor.is_empty() || descriptor == "UK EYES ONLY" {
-            return Some(marking);
-        }
+/// Which source is reported when two carry the same marking: the higher.
+fn rank(source: LabelSource) -> u8 {
+    match source {
+        LabelSource::Subject => 4,
+        LabelSource::ClassificationHeader => 3,
+        LabelSource::SioLabel => 2,
+        LabelSource::Sensitivity => 1,
+        LabelSource::Unlabelled => 0,
     }
-    None
 }
 
-fn header_marking(value: &str) -> Option<Marking> {
-    marking_of(value, Strictness::Header)
+/// A header's value as written, unfolded.
+fn raw_value(message: &[u8], header: &Header<'_>) -> String {
+    let raw = message
+        .get(header.offset_start() as usize..header.offset_end() as usize)
+        .unwrap_or_default();
+    String::from_utf8_lossy(raw)
+        .replace("\r\n", "")
+        .replace(['\r', '\n'], "")
+        .trim()
+        .to_owned()
 }
 
-/// The marking a subject line starts with, after reply and forward prefixes.
-fn subject_marking(subject: &str) -> Option<Marking> {
-    let mut s = subject.trim_start();
-    'strip: loop {
-        for prefix in ["re:", "fw:", "fwd:", "aw:", "sv:", "wg:", "tr:"] {
-            if s.len() >= prefix.len()
-                && s.is_char_boundary(prefix.len())
-                && s[..prefix.len()].eq_ignore_ascii_case(prefix)
-            {
-                s = s[prefix.len()..].trim_start();
-                continue 'strip;
-            }
-        }
-        break;
+/// A parsed header's text, encoded words decoded.
+fn text_of(value: &HeaderValue<'_>) -> Option<String> {
+    match value {
+        HeaderValue::Text(text) => Some(text.to_string()),
+        HeaderValue::TextList(list) => Some(list.join(" ")),
+        _ => None,
     }
-    // Up to three bracketed tags: `[EXTERNAL] [OFFICIAL-SENSITIVE] …`.
-    let mut rest = s;
-    for _ in 0..3 {
-        let close = match rest.chars().next() {
-            Some('[') => ']',
-            Some('(') => ')',
-            _ => break,
-        };
-        let Some(end) = rest.find(close) else { break };
-        if let Some(marking) = marking_of(&rest[1..end], Strictness::Subject) {
-            return Some(marking);
-        }
-        rest = rest[end + 1..].trim_start();
-    }
-    if let Some(colon) = s.find(':').filter(|&c| c <= 40)
-        && let Some(marking) = marking_of(&s[..colon], Strictness::Subject)
-    {
-        return Some(marking);
-    }
-    // Without brackets or colon only the unmistakable compound forms count.
-    let norm = normalise(s);
-    ["OFFICIAL SENSITIVE", "RESTRICTED"]
-        .iter()
-        .any(|w| norm == *w || norm.starts_with(&format!("{w} ")))
-        .then_some(Marking::OfficialSensitive)
-}
-
-/// The marking an RFC 7444 `SIO-Label` carries: its `marking` parameter, or
-/// else the highest classification word in an XML label.
-fn sio_label_marking(value: &str) -> Option<Marking> {
-    let value = value.replace("\\\"", "\"");
-    let params: Vec<(String, String)> = value
-        .split(';')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.trim().to_ascii_lowercase(),
-                v.trim().trim_matches('"').to_owned(),
-            )
-        })
-        .collect();
-    if let Some((_, marking)) = params.iter().find(|(k, _)| k == "marking")
-        && let Some(found) = header_marking(marking)
-    {
-        return Some(found);
-    }
-    let label: String = params
-        .iter()
-        .filter(|(k, _)| k == "label" || k.starts_with("label*"))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let text = if label.contains('<') {
-        label
-    } else {
-        mail_parser::decoders::base64::base64_decode(label.as_bytes())
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default()
-    };
-    // Look at each element's text: `<classification>SECRET</classification>`.
-    text.split(['<', '>'])
-        .filter_map(|t| marking_of(t.trim(), Strictness::Header))
-        .max()
 }
 
 #[cfg(test)]
