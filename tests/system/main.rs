@@ -19,6 +19,7 @@ mod lifecycle;
 mod limits;
 mod queue;
 mod relay;
+mod revocation;
 mod smtp;
 mod spoofing;
 mod suspension;

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use store::{Store, UserId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
 use transport::{Admission, Eviction, ServerTls, Stream};
@@ -86,6 +86,23 @@ pub trait Authenticator: Send + Sync {
     /// Checks `password` for `username` (as typed) from a client at
     /// `peer`. Blocking (argon2): the driver calls it on a blocking thread.
     fn authenticate(&self, username: &str, password: &str, peer: Option<IpAddr>) -> AuthOutcome;
+
+    /// Whether the user at `address`, logged in at `since` (seconds since
+    /// the Unix epoch), may go on using the session: asked when the store
+    /// announces that credentials changed, so it must be cheap (no
+    /// password hashing). Blocking (a store read). The default keeps the
+    /// session.
+    ///
+    /// # Errors
+    ///
+    /// Why the session must end, as a login outcome: `Locked`,
+    /// `Suspended`, `Deleted` (the client gets `* BYE [CONTACTADMIN]`),
+    /// `MustChangePassword` or `BadCredentials` for a password changed
+    /// since (`* BYE [UNAVAILABLE]`).
+    fn still_valid(&self, address: &str, since: i64) -> Result<(), AuthOutcome> {
+        let _ = (address, since);
+        Ok(())
+    }
 }
 
 /// Everything a connection on one listener needs; built once and shared.
@@ -192,6 +209,8 @@ pub async fn serve_admitted(
             closing: None,
             command_deadline: None,
             admission,
+            credentials: ctx.store.subscribe_credentials(),
+            signed_in: None,
         };
         connection.run(shutdown).await
     }
@@ -222,6 +241,11 @@ struct Connection<'a> {
     command_deadline: Option<tokio::time::Instant>,
     /// The connection's standing with the daemon.
     admission: &'a Admission,
+    /// Moves when users, organisations or gateway proofs change: the
+    /// logged-in user's account is then checked again.
+    credentials: watch::Receiver<u64>,
+    /// Who logged in, and when (seconds since the Unix epoch).
+    signed_in: Option<(String, i64)>,
 }
 
 /// What woke the driver while it waited for input.
@@ -234,6 +258,14 @@ enum Wake {
     ShuttingDown,
     /// The daemon wants the connection's place back.
     Evicted(Eviction),
+    /// Accounts changed: check the logged-in user's again.
+    CredentialsChanged,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn gone() -> io::Error {
@@ -301,6 +333,11 @@ impl Connection<'_> {
                                 .close_with(b"* BYE [UNAVAILABLE] Server shutting down; please reconnect later\r\n")
                                 .await;
                         }
+                        Wake::CredentialsChanged => {
+                            if let Some(bye) = self.revoked().await {
+                                return self.close_with(&bye).await;
+                            }
+                        }
                         Wake::Evicted(why) => {
                             debug!(%why, "evicted");
                             let bye: &[u8] = match why {
@@ -345,6 +382,7 @@ impl Connection<'_> {
             return Wake::Read(Err(gone()));
         };
         let admission = self.admission;
+        let credentials = &mut self.credentials;
         let idle = &mut self.idle;
         let changes = async {
             match idle.as_mut() {
@@ -371,6 +409,7 @@ impl Connection<'_> {
             biased;
             () = shutdown.cancelled() => Wake::ShuttingDown,
             why = admission.evicted() => Wake::Evicted(why),
+            Ok(()) = credentials.changed() => Wake::CredentialsChanged,
             read = tokio::time::timeout_at(until, stream.read(buf)) => match read {
                 Ok(read) => Wake::Read(read),
                 Err(_) if too_slow => Wake::TooSlow,
@@ -378,6 +417,29 @@ impl Connection<'_> {
             },
             () = changes => Wake::Changed,
         }
+    }
+
+    /// Checks the logged-in user's account again after credentials
+    /// changed; the `BYE` that ends the session when it no longer holds.
+    async fn revoked(&mut self) -> Option<Vec<u8>> {
+        self.credentials.borrow_and_update();
+        let (address, since) = self.signed_in.clone()?;
+        let authenticator = Arc::clone(&self.ctx.authenticator);
+        let checked =
+            tokio::task::spawn_blocking(move || authenticator.still_valid(&address, since)).await;
+        let Ok(Err(outcome)) = checked else {
+            return None;
+        };
+        info!(?outcome, "credentials revoked; closing");
+        Some(match outcome {
+            AuthOutcome::Locked | AuthOutcome::Suspended | AuthOutcome::Deleted => {
+                b"* BYE [CONTACTADMIN] This account may no longer be used; ask your organisation administrator\r\n".to_vec()
+            }
+            AuthOutcome::MustChangePassword { .. } => {
+                b"* BYE [UNAVAILABLE] The password has expired; change it, then sign in again\r\n".to_vec()
+            }
+            _ => b"* BYE [UNAVAILABLE] The password was changed; sign in again with the new one\r\n".to_vec(),
+        })
     }
 
     /// Runs one command on the engine on a blocking thread, writing long
@@ -389,6 +451,14 @@ impl Connection<'_> {
         body: CommandBody<'static>,
         extension: Option<Extension>,
     ) -> io::Result<()> {
+        // A pipelined command must not slip past a revocation announced
+        // while the driver was busy.
+        if self.credentials.has_changed().unwrap_or(false)
+            && let Some(bye) = self.revoked().await
+        {
+            self.closing = Some(bye);
+            return Ok(());
+        }
         let Some(mut engine) = self.engine.take() else {
             return Ok(());
         };
@@ -474,6 +544,7 @@ impl Connection<'_> {
                     AuthOutcome::Accepted { user, address } => {
                         info!(%username, %address, "logged in");
                         self.admission.trusted();
+                        self.signed_in = Some((address.clone(), unix_now()));
                         self.engine = Some(Engine::new((*self.ctx.store).clone(), user));
                         Ok(())
                     }

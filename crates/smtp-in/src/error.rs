@@ -134,6 +134,14 @@ pub enum SessionError {
     /// daemon allows (for the driver to send).
     #[error("not secured in time")]
     NotSecuredInTime,
+    /// What the session was signed in or proved as no longer holds (the
+    /// account suspended or its password changed, the gateway certificate
+    /// revoked, the organisation suspended): for the driver to send.
+    #[error("credentials revoked: {reason}")]
+    CredentialsRevoked {
+        /// Why, in plain language.
+        reason: String,
+    },
     /// The accounts backend could not check the password (RFC 4954 §6,
     /// `454 4.7.0`); the client may try again later.
     #[error("authentication temporarily unavailable")]
@@ -181,6 +189,7 @@ impl SessionError {
             | E::ShuttingDown
             | E::TooManyConnections
             | E::NotSecuredInTime
+            | E::CredentialsRevoked { .. }
             | E::AuthUnavailable
             | E::RecipientLookupFailed
             | E::Delivery(_) => false,
@@ -231,6 +240,7 @@ impl SessionError {
             | E::ShuttingDown
             | E::TooManyConnections
             | E::NotSecuredInTime
+            | E::CredentialsRevoked { .. }
             | E::AuthUnavailable
             | E::RecipientLookupFailed
             | E::Delivery(DeliveryError::StorageFailed { .. }) => None,
@@ -359,6 +369,11 @@ impl From<&SessionError> for Reply {
                 421,
                 (4, 4, 2),
                 "Too slow to start TLS or sign in; closing the connection",
+            ),
+            E::CredentialsRevoked { reason } => Reply::new(
+                421,
+                (4, 7, 0),
+                format!("This session may no longer send: {reason}; closing the connection"),
             ),
             E::AuthUnavailable => Reply::new(
                 454,

@@ -73,7 +73,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use policy::{AuthenticatedUser, Community, Label, Listener, PolicyError, Reply, Route};
+use policy::{Address, AuthenticatedUser, Community, Label, Listener, PolicyError, Reply, Route};
 use store::{AccountStatus, MailboxId, NewMessage, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -169,6 +169,20 @@ pub trait Authenticator: Send + Sync {
     /// Checks `password` for `username` (the SASL authentication identity,
     /// as the client typed it), from a client at `peer`.
     fn authenticate(&self, username: &str, password: &str, peer: Option<IpAddr>) -> AuthOutcome;
+
+    /// Whether `user`, signed in at `since` (seconds since the Unix
+    /// epoch), may go on using the session: asked when the store announces
+    /// that credentials changed ([`Store::subscribe_credentials`]), so it
+    /// must be cheap (no password hashing). The default keeps the session.
+    ///
+    /// # Errors
+    ///
+    /// Why the session must end (the account suspended, its password
+    /// changed since, …).
+    fn still_valid(&self, user: &Address, since: i64) -> Result<(), PolicyError> {
+        let _ = (user, since);
+        Ok(())
+    }
 }
 
 /// Everything a connection on one listener needs; built once per listener
@@ -275,7 +289,10 @@ pub async fn serve_admitted(
         stream
     };
     let tls = tls_info(&stream, &ctx.store).await;
+    let gateway_certificate = gateway_fingerprint(&stream, tls.as_ref());
     let community = ctx.community.borrow().clone();
+    let mut current = ctx.community.clone();
+    current.borrow_and_update();
     let peer_ip = peer.map(|p| p.ip());
     let session = Session::new(ctx.options.clone(), community, peer_ip, tls);
     let mut connection = Connection {
@@ -288,6 +305,10 @@ pub async fn serve_admitted(
         deadline: None,
         refusals: RefusalLog::default(),
         admission,
+        credentials: ctx.store.subscribe_credentials(),
+        community: current,
+        signed_in_at: None,
+        gateway_certificate,
     };
     connection.report_tls();
     let result = connection.run(shutdown).await;
@@ -315,6 +336,17 @@ struct Connection<'a> {
     refusals: RefusalLog,
     /// The connection's standing with the daemon.
     admission: &'a Admission,
+    /// Moves when users, organisations or gateway proofs change: the
+    /// session's own are then checked again.
+    credentials: watch::Receiver<u64>,
+    /// The community as it is now (the session keeps the snapshot it
+    /// started with for its policy decisions).
+    community: watch::Receiver<Arc<Community>>,
+    /// When the user signed in (seconds since the Unix epoch).
+    signed_in_at: Option<i64>,
+    /// The fingerprint of the Ward-issued certificate that proved the
+    /// gateway, if one did.
+    gateway_certificate: Option<String>,
 }
 
 impl Connection<'_> {
@@ -335,6 +367,7 @@ impl Connection<'_> {
                     let stream = handshake(stream, self.ctx, shutdown, self.admission).await?;
                     let tls = tls_info(&stream, &self.ctx.store).await.ok_or_else(gone)?;
                     debug!(version = %tls.version, cipher = %tls.cipher, "STARTTLS done");
+                    self.gateway_certificate = gateway_fingerprint(&stream, Some(&tls));
                     self.stream = Some(stream);
                     // The session is waiting for exactly this answer.
                     let _ = self.session.tls_established(tls);
@@ -363,6 +396,24 @@ impl Connection<'_> {
                         () = shutdown.cancelled() => {
                             debug!("shutting down");
                             return self.close_with(&SessionError::ShuttingDown).await;
+                        }
+                        changed = self.credentials.changed() => {
+                            if changed.is_ok()
+                                && let Some(reason) = self.revoked().await
+                            {
+                                info!(%reason, "credentials revoked; closing");
+                                return self.close_with(&SessionError::CredentialsRevoked { reason }).await;
+                            }
+                            continue;
+                        }
+                        changed = self.community.changed() => {
+                            if changed.is_ok()
+                                && let Some(reason) = self.revoked().await
+                            {
+                                info!(%reason, "credentials revoked; closing");
+                                return self.close_with(&SessionError::CredentialsRevoked { reason }).await;
+                            }
+                            continue;
                         }
                         why = self.admission.evicted() => {
                             debug!(%why, "evicted");
@@ -413,6 +464,56 @@ impl Connection<'_> {
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// Checks again, after credentials or the community changed, that what
+    /// the session was signed in or proved as still holds; the reason when
+    /// it does not.
+    async fn revoked(&mut self) -> Option<String> {
+        let credentials = self.session.credentials().clone();
+        if let (Some(user), Some(since)) = (&credentials.authenticated, self.signed_in_at) {
+            let authenticator = Arc::clone(&self.ctx.authenticator);
+            let address = user.address.clone();
+            let checked =
+                tokio::task::spawn_blocking(move || authenticator.still_valid(&address, since))
+                    .await;
+            if let Ok(Err(error)) = checked {
+                return Some(match error {
+                    PolicyError::AuthenticationFailed => {
+                        "the password was changed; sign in again".to_owned()
+                    }
+                    other => other.to_string(),
+                });
+            }
+        }
+        let organisation = credentials.gateway_organisation.as_ref()?;
+        if let Some(fingerprint) = self.gateway_certificate.clone() {
+            let store = self.ctx.store.clone();
+            let found =
+                tokio::task::spawn_blocking(move || store.gateway_certificate(&fingerprint)).await;
+            match found {
+                Ok(Ok(Some(c))) if c.revoked_at.is_none() && c.not_after > unix_now() => {}
+                Ok(Ok(_)) => return Some("the gateway certificate was revoked".to_owned()),
+                // A failed read is no reason to end the session.
+                _ => {}
+            }
+        }
+        let community = self.community.borrow_and_update().clone();
+        match community.organisation_named(organisation) {
+            None => Some(format!("{organisation} is no longer connected")),
+            Some(org) if org.suspended => Some(format!("{organisation} is suspended")),
+            Some(org)
+                if self.gateway_certificate.is_none()
+                    && !self
+                        .peer_ip
+                        .is_some_and(|ip| org.gateway_network_contains(ip)) =>
+            {
+                Some(format!(
+                    "this address is no longer one of {organisation}'s gateway networks"
+                ))
+            }
+            Some(_) => None,
         }
     }
 
@@ -471,6 +572,7 @@ impl Connection<'_> {
                 match outcome {
                     AuthOutcome::Accepted(user) => {
                         info!(%username, address = %user.address, ?mechanism, "authenticated");
+                        self.signed_in_at = Some(unix_now());
                         self.admission.trusted();
                         let _ = self.session.auth_result(Ok(user));
                     }
@@ -918,6 +1020,13 @@ async fn tls_info(stream: &Stream, store: &Store) -> Option<TlsInfo> {
         }
     }
     Some(info)
+}
+
+/// The fingerprint of the Ward-issued certificate that proved a gateway.
+fn gateway_fingerprint(stream: &Stream, tls: Option<&TlsInfo>) -> Option<String> {
+    tls?.gateway_organisation.as_ref()?;
+    let certificate = stream.tls_summary()?.client_certificate?;
+    Some(transport::ca::fingerprint(&certificate))
 }
 
 fn unix_now() -> i64 {

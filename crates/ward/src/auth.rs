@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accounts::{AccountRefusal, AdminError, Service};
+use accounts::{AccountRefusal, AdminError, Service, SessionRevoked};
 use policy::{Address, AuthenticatedUser, ParseOptions, PolicyError};
 use smtp_in::AuthOutcome;
 
@@ -84,6 +84,24 @@ impl smtp_in::Authenticator for AccountsAuthenticator {
             self.count_failure(ip, "smtp");
         }
         outcome
+    }
+
+    fn still_valid(&self, user: &Address, since: i64) -> Result<(), PolicyError> {
+        let user = user.clone();
+        match self.service.session_still_valid(&user.to_string(), since) {
+            Ok(()) => Ok(()),
+            Err(SessionRevoked::PasswordChanged) => Err(PolicyError::AuthenticationFailed),
+            Err(SessionRevoked::Account(refusal)) => Err(match refusal {
+                AccountRefusal::Locked => PolicyError::AccountLocked { user },
+                AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
+                    PolicyError::PasswordChangeRequired { user }
+                }
+                AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => {
+                    PolicyError::AccountSuspended { user }
+                }
+                AccountRefusal::Deleted => PolicyError::AccountDeleted { user },
+            }),
+        }
     }
 }
 
@@ -187,5 +205,23 @@ impl imap::Authenticator for AccountsAuthenticator {
             self.count_failure(ip, "imap");
         }
         outcome
+    }
+
+    fn still_valid(&self, address: &str, since: i64) -> Result<(), imap::AuthOutcome> {
+        use imap::AuthOutcome as A;
+        match self.service.session_still_valid(address, since) {
+            Ok(()) => Ok(()),
+            Err(SessionRevoked::PasswordChanged) => Err(A::BadCredentials),
+            Err(SessionRevoked::Account(refusal)) => Err(match refusal {
+                AccountRefusal::Locked => A::Locked,
+                AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
+                    A::MustChangePassword {
+                        hint: CHANGE_PASSWORD_HINT.to_owned(),
+                    }
+                }
+                AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => A::Suspended,
+                AccountRefusal::Deleted => A::Deleted,
+            }),
+        }
     }
 }
