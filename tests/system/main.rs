@@ -17,6 +17,7 @@ mod harness;
 mod imap;
 mod lifecycle;
 mod limits;
+mod memory;
 mod queue;
 mod relay;
 mod revocation;

@@ -31,6 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, warn};
+use transport::budget::{Budget, Reservation};
 use transport::{Admission, Eviction, ServerTls, Stream};
 
 use imap_codec::imap_types::command::CommandBody;
@@ -117,6 +118,9 @@ pub struct Context {
     pub store: Arc<Store>,
     /// Checks passwords.
     pub authenticator: Arc<dyn Authenticator>,
+    /// The process-wide budget for message data held in memory (literals
+    /// being read); `None` for no limit beyond the literal size.
+    pub budget: Option<Budget>,
 }
 
 impl Context {
@@ -132,6 +136,7 @@ impl Context {
             tls,
             store,
             authenticator,
+            budget: None,
         }
     }
 }
@@ -211,6 +216,7 @@ pub async fn serve_admitted(
             admission,
             credentials: ctx.store.subscribe_credentials(),
             signed_in: None,
+            reservation: ctx.budget.as_ref().map(Budget::reservation),
         };
         connection.run(shutdown).await
     }
@@ -246,7 +252,14 @@ struct Connection<'a> {
     credentials: watch::Receiver<u64>,
     /// Who logged in, and when (seconds since the Unix epoch).
     signed_in: Option<(String, i64)>,
+    /// This connection's share of the in-flight memory budget, covering
+    /// the command being received.
+    reservation: Option<Reservation>,
 }
+
+/// How long a connection waits for others to free in-flight memory before
+/// it gives up its command.
+const BUDGET_PATIENCE: Duration = Duration::from_secs(20);
 
 /// What woke the driver while it waited for input.
 enum Wake {
@@ -303,6 +316,22 @@ impl Connection<'_> {
                         }
                         Wake::Read(Ok(n)) => {
                             self.admission.heard();
+                            let pending = self.session.pending_bytes();
+                            if let Some(reservation) = self.reservation.as_mut() {
+                                if pending == 0 {
+                                    // The last command is complete and gone.
+                                    reservation.release();
+                                }
+                                if let Err(exhausted) = reservation
+                                    .grow_to(pending + n as u64, BUDGET_PATIENCE)
+                                    .await
+                                {
+                                    warn!(held = pending + n as u64, %exhausted, "in-flight memory budget spent; closing");
+                                    return self
+                                        .close_with(b"* NO [LIMIT] Too much mail is in flight; please try again later\r\n* BYE [UNAVAILABLE] Closing the connection\r\n")
+                                        .await;
+                                }
+                            }
                             let now = tokio::time::Instant::now();
                             let limit = now + self.ctx.options.command_timeout;
                             let rate = u64::from(self.ctx.options.min_data_rate.max(1));

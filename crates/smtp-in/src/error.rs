@@ -134,6 +134,11 @@ pub enum SessionError {
     /// daemon allows (for the driver to send).
     #[error("not secured in time")]
     NotSecuredInTime,
+    /// The process-wide budget for message data in memory stayed spent for
+    /// the driver's patience: the message was read to its end and dropped
+    /// (`452 4.3.1`).
+    #[error("too much mail in flight")]
+    InFlightMemory,
     /// What the session was signed in or proved as no longer holds (the
     /// account suspended or its password changed, the gateway certificate
     /// revoked, the organisation suspended): for the driver to send.
@@ -190,6 +195,7 @@ impl SessionError {
             | E::TooManyConnections
             | E::NotSecuredInTime
             | E::CredentialsRevoked { .. }
+            | E::InFlightMemory
             | E::AuthUnavailable
             | E::RecipientLookupFailed
             | E::Delivery(_) => false,
@@ -241,6 +247,7 @@ impl SessionError {
             | E::TooManyConnections
             | E::NotSecuredInTime
             | E::CredentialsRevoked { .. }
+            | E::InFlightMemory
             | E::AuthUnavailable
             | E::RecipientLookupFailed
             | E::Delivery(DeliveryError::StorageFailed { .. }) => None,
@@ -369,6 +376,11 @@ impl From<&SessionError> for Reply {
                 421,
                 (4, 4, 2),
                 "Too slow to start TLS or sign in; closing the connection",
+            ),
+            E::InFlightMemory => Reply::new(
+                452,
+                (4, 3, 1),
+                "Insufficient system storage: too much mail is in flight; please try again later",
             ),
             E::CredentialsRevoked { reason } => Reply::new(
                 421,

@@ -79,6 +79,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+use transport::budget::{Budget, Reservation};
 use transport::{Admission, Eviction, ServerTls, Stream};
 
 use crate::audit::{Accepted, RefusalLog};
@@ -205,6 +206,9 @@ pub struct Context {
     pub store: Store,
     /// Checks passwords (submission listeners only).
     pub authenticator: Arc<dyn Authenticator>,
+    /// The process-wide budget for message data held in memory; `None`
+    /// for no limit beyond the message size.
+    pub budget: Option<Budget>,
 }
 
 impl Context {
@@ -223,6 +227,7 @@ impl Context {
             community,
             store,
             authenticator,
+            budget: None,
         }
     }
 }
@@ -309,6 +314,9 @@ pub async fn serve_admitted(
         community: current,
         signed_in_at: None,
         gateway_certificate,
+        reservation: ctx.budget.as_ref().map(Budget::reservation),
+        held: 0,
+        abandoned: false,
     };
     connection.report_tls();
     let result = connection.run(shutdown).await;
@@ -317,6 +325,10 @@ pub async fn serve_admitted(
     connection.write_refusals().await;
     result
 }
+
+/// How long a connection waits for others to free in-flight memory before
+/// it refuses its message.
+const BUDGET_PATIENCE: Duration = Duration::from_secs(20);
 
 /// One connection's I/O state around its session.
 struct Connection<'a> {
@@ -347,6 +359,12 @@ struct Connection<'a> {
     /// The fingerprint of the Ward-issued certificate that proved the
     /// gateway, if one did.
     gateway_certificate: Option<String>,
+    /// This connection's share of the in-flight memory budget.
+    reservation: Option<Reservation>,
+    /// Message bytes read since the message began.
+    held: u64,
+    /// The message being received was given up for want of memory.
+    abandoned: bool,
 }
 
 impl Connection<'_> {
@@ -379,6 +397,13 @@ impl Connection<'_> {
                         self.write_refusals().await;
                     }
                     let receiving = self.session.is_receiving_message();
+                    if !self.session.holds_message_data() {
+                        self.held = 0;
+                        self.abandoned = false;
+                        if let Some(reservation) = self.reservation.as_mut() {
+                            reservation.release();
+                        }
+                    }
                     let limit = if receiving {
                         self.ctx.timeouts.data
                     } else {
@@ -443,6 +468,17 @@ impl Connection<'_> {
                                 let extended =
                                     (deadline + earned).min(tokio::time::Instant::now() + limit);
                                 self.deadline = Some((true, extended.max(deadline)));
+                                self.held += n as u64;
+                                if !self.abandoned
+                                    && let Some(reservation) = self.reservation.as_mut()
+                                    && let Err(exhausted) =
+                                        reservation.grow_to(self.held, BUDGET_PATIENCE).await
+                                {
+                                    // Read on, keep nothing: 452 at its end.
+                                    warn!(held = self.held, %exhausted, "in-flight memory budget spent; refusing the message");
+                                    self.session.abandon_message();
+                                    self.abandoned = true;
+                                }
                             }
                             self.session.feed(&buf[..n]);
                         }

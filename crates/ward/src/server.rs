@@ -232,6 +232,8 @@ impl Daemon {
         let mut sighup = signal(SignalKind::hangup()).map_err(ServeError::Signals)?;
 
         let throttle = Arc::new(crate::auth::IpThrottle::default());
+        // One budget for message data in memory, shared by every listener.
+        let budget = transport::budget::Budget::new(self.config.in_flight_memory);
         let smtp_context = |listener, tls: &ServerTls| {
             let settings = &self.config.smtp;
             let mut options = smtp_in::Options::new(self.config.hostname.clone(), listener);
@@ -251,6 +253,7 @@ impl Daemon {
             );
             ctx.timeouts.command = settings.command_timeout;
             ctx.timeouts.data = settings.data_timeout;
+            ctx.budget = Some(budget.clone());
             ctx
         };
         let shared = Arc::new(Shared {
@@ -266,7 +269,7 @@ impl Daemon {
                 options.autologout = self.config.imap.idle_timeout;
                 options.idle_timeout = self.config.imap.idle_timeout;
                 options.command_timeout = self.config.imap.command_timeout;
-                imap::Context::new(
+                let mut ctx = imap::Context::new(
                     options,
                     self.tls.clone(),
                     self.store.clone(),
@@ -274,7 +277,9 @@ impl Daemon {
                         service: self.service.clone(),
                         throttle: throttle.clone(),
                     }),
-                )
+                );
+                ctx.budget = Some(budget.clone());
+                ctx
             },
             connections: Registry::new(Caps::of(&self.config)),
             next_id: AtomicU64::new(1),

@@ -275,6 +275,13 @@ impl Session {
         caps.join(" ")
     }
 
+    /// Bytes of the command being received (its literals included), fed
+    /// since the last complete command: what the driver counts against the
+    /// in-flight memory budget.
+    pub fn pending_bytes(&self) -> u64 {
+        self.unframed
+    }
+
     /// Whether the client has logged in.
     pub fn is_authenticated(&self) -> bool {
         matches!(self.state, State::Authenticated | State::Idling { .. })

@@ -20,6 +20,7 @@ pub(crate) struct Body {
     limit: u64,
     last_was_cr: bool,
     problem: Option<ContentError>,
+    abandoned: bool,
 }
 
 impl Body {
@@ -31,7 +32,20 @@ impl Body {
             limit,
             last_was_cr: false,
             problem: None,
+            abandoned: false,
         }
+    }
+
+    /// Stops keeping the data (the driver could not get memory for it): the
+    /// rest is counted and discarded, and the message is refused at its end.
+    pub(crate) fn abandon(&mut self) {
+        self.abandoned = true;
+        self.data = Vec::new();
+    }
+
+    /// Whether [`Body::abandon`] was called.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.abandoned
     }
 
     /// Appends received octets.
@@ -53,7 +67,7 @@ impl Body {
             }
         }
         self.size = self.size.saturating_add(bytes.len() as u64);
-        if self.size <= self.limit {
+        if self.size <= self.limit && !self.abandoned {
             self.data.extend_from_slice(bytes);
         } else {
             // Over the limit: keep counting, stop keeping.

@@ -473,6 +473,31 @@ impl Session {
         )
     }
 
+    /// Gives up the message being received: what arrived is dropped, the
+    /// rest is read and discarded, and the client gets `452 4.3.1` at its
+    /// end (the driver could not get memory for it). The session stays
+    /// usable. Does nothing outside a message.
+    pub fn abandon_message(&mut self) {
+        match &mut self.state {
+            State::ReceivingData(_, _, body) | State::ExpectChunk(_, body) => body.abandon(),
+            State::ReceivingChunk(ReceivingChunk {
+                target: ChunkTarget::Message { body, .. },
+                ..
+            }) => body.abandon(),
+            _ => {}
+        }
+    }
+
+    /// Whether the session holds message content (being received, or
+    /// earlier `BDAT` chunks waiting for the next): what the driver counts
+    /// against the in-flight memory budget.
+    pub fn holds_message_data(&self) -> bool {
+        matches!(
+            self.state,
+            State::ReceivingData(..) | State::ReceivingChunk(_) | State::ExpectChunk(..)
+        )
+    }
+
     /// TLS details, once TLS is active.
     pub fn tls(&self) -> Option<&TlsInfo> {
         self.ctx.tls.as_ref()
@@ -960,6 +985,9 @@ impl Context {
         envelope: &Envelope,
         body: Body,
     ) -> Result<(policy::Label, Vec<u8>), SessionError> {
+        if body.is_abandoned() {
+            return Err(SessionError::InFlightMemory);
+        }
         let (data, size, problem) = body.into_parts();
         self.options.limits.check_message_size(size)?;
         if let Some(problem) = problem {

@@ -199,6 +199,11 @@ pub struct Config {
     pub max_connections_per_network: usize,
     /// How long a new connection has to complete TLS and sign in.
     pub deadlines: crate::connections::Deadlines,
+    /// Bytes of message data (SMTP `DATA`/`BDAT`, IMAP literals) all
+    /// connections together may hold in memory (`[server]
+    /// in_flight_memory_mib`); beyond it they wait, then get a temporary
+    /// refusal.
+    pub in_flight_memory: u64,
     /// Log line format.
     pub log_format: LogFormat,
     /// `RUST_LOG`-style filter, e.g. `info` or `ward=debug,info`.

@@ -48,6 +48,7 @@ pub struct RawServer {
     pub login_deadline_seconds: Option<i64>,
     pub busy_tls_deadline_seconds: Option<i64>,
     pub busy_login_deadline_seconds: Option<i64>,
+    pub in_flight_memory_mib: Option<i64>,
 }
 
 /// The `[accounts]` section as written.
@@ -120,6 +121,7 @@ impl RawConfig {
             login_deadline_seconds: server.integer("login_deadline_seconds", p),
             busy_tls_deadline_seconds: server.integer("busy_tls_deadline_seconds", p),
             busy_login_deadline_seconds: server.integer("busy_login_deadline_seconds", p),
+            in_flight_memory_mib: server.integer("in_flight_memory_mib", p),
         };
         let hostname = server.string("hostname", p);
         server.finish(p);
@@ -462,6 +464,16 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         "connections",
     );
     let admission = super::connections::validate(&raw.server, max_connections_per_ip, &mut p);
+    let in_flight_memory = bounded(
+        &mut p,
+        "server.in_flight_memory_mib",
+        raw.server.in_flight_memory_mib,
+        512,
+        16,
+        1_048_576,
+        "MiB",
+    )
+    .map(|mib| mib * 1024 * 1024);
 
     let relay = raw.relay.clone().validate(&resolve, &mut p);
     let imap = raw.imap.clone().validate(&mut p);
@@ -622,6 +634,7 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
         relay,
         imap,
         audit,
+        in_flight_memory,
     ) {
         (
             Some(tls),
@@ -634,7 +647,8 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             Some(relay),
             Some(imap),
             Some(audit),
-        ) if p.is_empty() => Ok(Config {
+            Some(in_flight_memory),
+        ) if p.is_empty() && in_flight_fits(in_flight_memory, &smtp, &imap, &mut p) => Ok(Config {
             accounts,
             smtp,
             relay,
@@ -652,11 +666,35 @@ pub(super) fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Proble
             max_connections_per_ip: max_connections_per_ip as usize,
             max_connections_per_network,
             deadlines,
+            in_flight_memory,
             log_format,
             log_level,
         }),
         _ => Err(p),
     }
+}
+
+/// The in-flight budget must hold at least one largest message and one
+/// largest literal, or those could never be received.
+fn in_flight_fits(
+    budget: u64,
+    smtp: &super::SmtpSettings,
+    imap: &super::ImapSettings,
+    p: &mut Vec<Problem>,
+) -> bool {
+    let largest = smtp.max_message_size.max(imap.max_literal);
+    if budget < largest {
+        p.push(Problem::new(
+            "server.in_flight_memory_mib",
+            format!(
+                "{} MiB cannot hold one largest message ({} MiB, smtp.max_message_size_mib or imap.max_literal_mib); raise it",
+                budget / (1024 * 1024),
+                largest.div_ceil(1024 * 1024)
+            ),
+        ));
+        return false;
+    }
+    true
 }
 
 pub(super) fn bounded(
