@@ -331,15 +331,20 @@ pub fn demo() -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
 pub fn demo_with(extra: &str) -> (tempfile::TempDir, Ward, Vec<(String, String)>) {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), extra);
-    let mut first = Ward::start(&config, &[]);
+    let users = demo_on(&config);
+    assert_eq!(users.len(), 3, "{users:?}");
+    let ward = Ward::start(&config, &[]);
+    (dir, ward, users)
+}
+
+/// Creates the data folder of `config` (a first start and stop) and the
+/// demo community in it, with the daemon stopped; returns `(address,
+/// password)` of each demo user.
+pub fn demo_on(config: &Path) -> Vec<(String, String)> {
+    let mut first = Ward::start(config, &[]);
     first.signal("TERM");
     first.wait();
-    let out = Command::new(ward_bin())
-        .args(["demo", "--config", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let users = text
+    cli(config, &["demo"])
         .lines()
         .filter_map(|l| l.trim().strip_prefix("user"))
         .map(|l| {
@@ -348,10 +353,33 @@ pub fn demo_with(extra: &str) -> (tempfile::TempDir, Ward, Vec<(String, String)>
             let password = parts.nth(1).unwrap().to_owned();
             (address, password)
         })
-        .collect::<Vec<_>>();
-    assert_eq!(users.len(), 3, "{text}");
-    let ward = Ward::start(&config, &[]);
-    (dir, ward, users)
+        .collect()
+}
+
+/// Issues a gateway certificate for `organisation` into `dir`; returns
+/// the certificate and key files, named after its suffixed `domain`.
+pub fn gateway_certificate(
+    config: &Path,
+    organisation: &str,
+    domain: &str,
+    dir: &Path,
+) -> (PathBuf, PathBuf) {
+    let issued = cli(
+        config,
+        &[
+            "org",
+            "cert",
+            "issue",
+            organisation,
+            "--out-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(issued.contains("fingerprint"), "{issued}");
+    (
+        dir.join(format!("{domain}.pem")),
+        dir.join(format!("{domain}.key")),
+    )
 }
 
 pub fn swaks(port: u16, args: &[&str]) -> (bool, String) {

@@ -20,6 +20,7 @@ mod limits;
 mod memory;
 mod queue;
 mod relay;
+mod reload_ca;
 mod revocation;
 mod smtp;
 mod spoofing;

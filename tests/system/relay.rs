@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{PATIENCE, Ward, cli, write_config};
+use crate::harness::{PATIENCE, Ward, cli, demo_on, write_config};
 
 /// A CA and a certificate for `localhost` from it, as PEM files in `dir`:
 /// (ca.pem, gateway.pem, gateway.key).
@@ -178,18 +178,7 @@ fn queued_mail_survives_sigkill_and_is_delivered_exactly_once_over_verified_tls(
             ca.display()
         ),
     );
-    let mut first = Ward::start(&config, &[]);
-    first.signal("TERM");
-    first.wait();
-    let demo = cli(&config, &["demo"]);
-    let (eric, password) = demo
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("user"))
-        .map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next().unwrap().to_owned(), w.nth(1).unwrap().to_owned())
-        })
-        .unwrap();
+    let (eric, password) = demo_on(&config).swap_remove(0);
     connect_northshire(&config, port);
 
     // The gateway is down: everything waits in the queue.

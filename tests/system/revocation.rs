@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use crate::harness::{cli, demo, ward_bin};
+use crate::harness::{demo, gateway_certificate, ward_bin};
 
 #[test]
 fn changed_credentials_end_open_sessions() {
@@ -14,17 +14,11 @@ fn changed_credentials_end_open_sessions() {
     let (eric, eric_password) = &users[0];
     let (anna, anna_password) = &users[1];
     let config = dir.path().join("ward.toml");
-    let certs = dir.path().join("certs");
-    cli(
+    let (cert, key) = gateway_certificate(
         &config,
-        &[
-            "org",
-            "cert",
-            "issue",
-            "safeguarder",
-            "--out-dir",
-            certs.to_str().unwrap(),
-        ],
+        "safeguarder",
+        "safeguarders.org.uk.cjsm.net",
+        &dir.path().join("certs"),
     );
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -39,8 +33,8 @@ fn changed_credentials_end_open_sessions() {
             ward.addr("smtp").port().to_string(),
             ward.addr("imaps").port().to_string(),
         ])
-        .arg(certs.join("safeguarders.org.uk.cjsm.net.pem"))
-        .arg(certs.join("safeguarders.org.uk.cjsm.net.key"))
+        .arg(&cert)
+        .arg(&key)
         .args([anna, anna_password, eric, eric_password])
         .arg("case.worker@safeguarder.cjsm.net")
         .output()

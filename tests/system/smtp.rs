@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{Ward, cli, demo, inbox, swaks, ward_bin, write_config};
+use crate::harness::{Ward, cli, demo, gateway_certificate, inbox, swaks, ward_bin, write_config};
 
 #[test]
 fn users_send_with_swaks_and_smtplib_and_mail_lands_in_the_inbox() {
@@ -173,33 +173,18 @@ fn gateways_prove_their_organisation_with_a_certificate_or_their_network() {
     assert!(out.contains("approved"), "{out}");
 
     let certs = dir.path().join("certs");
-    let issued = cli(
+    let (safeguarder_cert, safeguarder_key) = gateway_certificate(
         &config,
-        &[
-            "org",
-            "cert",
-            "issue",
-            "safeguarder",
-            "--out-dir",
-            certs.to_str().unwrap(),
-        ],
+        "safeguarder",
+        "safeguarders.org.uk.cjsm.net",
+        &certs,
     );
-    assert!(issued.contains("fingerprint"), "{issued}");
-    cli(
+    let (oak_cert, oak_key) = gateway_certificate(
         &config,
-        &[
-            "org",
-            "cert",
-            "issue",
-            "oakfield.org.uk",
-            "--out-dir",
-            certs.to_str().unwrap(),
-        ],
+        "oakfield.org.uk",
+        "oakfield.org.uk.cjsm.net",
+        &certs,
     );
-    let safeguarder_cert = certs.join("safeguarders.org.uk.cjsm.net.pem");
-    let safeguarder_key = certs.join("safeguarders.org.uk.cjsm.net.key");
-    let oak_cert = certs.join("oakfield.org.uk.cjsm.net.pem");
-    let oak_key = certs.join("oakfield.org.uk.cjsm.net.key");
     let from = "case.worker@safeguarder.cjsm.net";
     let send = |cert: Option<(&Path, &Path)>, body: &str| {
         let mut args = vec![

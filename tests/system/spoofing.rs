@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use crate::harness::{cli, demo, inbox, swaks};
+use crate::harness::{demo, gateway_certificate, inbox, swaks};
 
 #[test]
 fn forged_header_senders_are_refused_and_final_delivery_adds_return_path() {
@@ -14,21 +14,12 @@ fn forged_header_senders_are_refused_and_final_delivery_adds_return_path() {
     let (eric, _) = &users[0];
     let (anna, anna_password) = &users[1];
     let config = dir.path().join("ward.toml");
-    let certs = dir.path().join("certs");
-    let issued = cli(
+    let (cert, key) = gateway_certificate(
         &config,
-        &[
-            "org",
-            "cert",
-            "issue",
-            "safeguarder",
-            "--out-dir",
-            certs.to_str().unwrap(),
-        ],
+        "safeguarder",
+        "safeguarders.org.uk.cjsm.net",
+        &dir.path().join("certs"),
     );
-    assert!(issued.contains("fingerprint"), "{issued}");
-    let cert = certs.join("safeguarders.org.uk.cjsm.net.pem");
-    let key = certs.join("safeguarders.org.uk.cjsm.net.key");
     let worker = "case.worker@safeguarder.cjsm.net";
     let gateway = |header: &str, body: &str| {
         swaks(

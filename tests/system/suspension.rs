@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{PATIENCE, Ward, cli, cli_as, demo_with, inbox, submit_many, write_config};
+use crate::harness::{
+    PATIENCE, Ward, cli, cli_as, demo_on, demo_with, inbox, submit_many, write_config,
+};
 use crate::relay::{Gateway, connect_northshire, free_port, gateway_certificates, received};
 
 const CAROL: &str = "carol@northshire.gov.uk.cjsm.net";
@@ -37,18 +39,7 @@ fn a_suspension_longer_than_max_age_holds_mail_and_resumption_delivers_it_once()
             ca.display()
         ),
     );
-    let mut first = Ward::start(&config, &[]);
-    first.signal("TERM");
-    first.wait();
-    let demo = cli(&config, &["demo"]);
-    let users: Vec<(String, String)> = demo
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("user"))
-        .map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next().unwrap().to_owned(), w.nth(1).unwrap().to_owned())
-        })
-        .collect();
+    let users = demo_on(&config);
     connect_northshire(&config, port);
     let received_dir = dir.path().join("received");
     let _gateway = Gateway::start(port, &cert, &key, &received_dir);

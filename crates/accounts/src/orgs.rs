@@ -887,6 +887,17 @@ pub(crate) fn set_delivery_held(
             ),
         )
     };
+    audited_change(service, caller, action, &org, message)
+}
+
+/// Records an organisation's change in the audit log and says what it did.
+fn audited_change(
+    service: &Service,
+    caller: &Caller,
+    action: &str,
+    org: &Organisation,
+    message: String,
+) -> Result<Response, AdminError> {
     service.audit(
         caller,
         action,
@@ -929,12 +940,7 @@ pub(crate) fn set_state(
             ),
         )
     };
-    service.audit(
-        caller,
-        action,
-        &format!("org={} domains={}", org.name, org.domains.join(",")),
-    )?;
-    Ok(Response::Done { message })
+    audited_change(service, caller, action, &org, message)
 }
 
 #[cfg(test)]

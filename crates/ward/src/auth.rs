@@ -91,16 +91,7 @@ impl smtp_in::Authenticator for AccountsAuthenticator {
         match self.service.session_still_valid(&user.to_string(), since) {
             Ok(()) => Ok(()),
             Err(SessionRevoked::PasswordChanged) => Err(PolicyError::AuthenticationFailed),
-            Err(SessionRevoked::Account(refusal)) => Err(match refusal {
-                AccountRefusal::Locked => PolicyError::AccountLocked { user },
-                AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
-                    PolicyError::PasswordChangeRequired { user }
-                }
-                AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => {
-                    PolicyError::AccountSuspended { user }
-                }
-                AccountRefusal::Deleted => PolicyError::AccountDeleted { user },
-            }),
+            Err(SessionRevoked::Account(refusal)) => Err(smtp_refusal(refusal, user)),
         }
     }
 }
@@ -144,22 +135,42 @@ impl AccountsAuthenticator {
             },
             Err(AdminError::BadCredentials) => AuthOutcome::BadCredentials,
             Err(AdminError::AccountRefused(refusal)) => match user() {
-                Ok(user) => AuthOutcome::AccountRefused(match refusal {
-                    AccountRefusal::Locked => PolicyError::AccountLocked { user },
-                    AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
-                        PolicyError::PasswordChangeRequired { user }
-                    }
-                    AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => {
-                        PolicyError::AccountSuspended { user }
-                    }
-                    AccountRefusal::Deleted => PolicyError::AccountDeleted { user },
-                }),
+                Ok(user) => AuthOutcome::AccountRefused(smtp_refusal(refusal, user)),
                 Err(outcome) => outcome,
             },
             Err(e) => AuthOutcome::Unavailable {
                 detail: e.to_string(),
             },
         }
+    }
+}
+
+/// An account refusal in SMTP's terms (`policy::check_account`'s replies).
+fn smtp_refusal(refusal: AccountRefusal, user: Address) -> PolicyError {
+    match refusal {
+        AccountRefusal::Locked => PolicyError::AccountLocked { user },
+        AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
+            PolicyError::PasswordChangeRequired { user }
+        }
+        AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => {
+            PolicyError::AccountSuspended { user }
+        }
+        AccountRefusal::Deleted => PolicyError::AccountDeleted { user },
+    }
+}
+
+/// An account refusal in IMAP's terms.
+fn imap_refusal(refusal: AccountRefusal) -> imap::AuthOutcome {
+    use imap::AuthOutcome as A;
+    match refusal {
+        AccountRefusal::Locked => A::Locked,
+        AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
+            A::MustChangePassword {
+                hint: CHANGE_PASSWORD_HINT.to_owned(),
+            }
+        }
+        AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => A::Suspended,
+        AccountRefusal::Deleted => A::Deleted,
     }
 }
 
@@ -187,16 +198,7 @@ impl imap::Authenticator for AccountsAuthenticator {
                 address: login.address,
             },
             Err(AdminError::BadCredentials) => A::BadCredentials,
-            Err(AdminError::AccountRefused(refusal)) => match refusal {
-                AccountRefusal::Locked => A::Locked,
-                AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
-                    A::MustChangePassword {
-                        hint: CHANGE_PASSWORD_HINT.to_owned(),
-                    }
-                }
-                AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => A::Suspended,
-                AccountRefusal::Deleted => A::Deleted,
-            },
+            Err(AdminError::AccountRefused(refusal)) => imap_refusal(refusal),
             Err(e) => A::Unavailable {
                 detail: e.to_string(),
             },
@@ -212,16 +214,7 @@ impl imap::Authenticator for AccountsAuthenticator {
         match self.service.session_still_valid(address, since) {
             Ok(()) => Ok(()),
             Err(SessionRevoked::PasswordChanged) => Err(A::BadCredentials),
-            Err(SessionRevoked::Account(refusal)) => Err(match refusal {
-                AccountRefusal::Locked => A::Locked,
-                AccountRefusal::MustChangePassword | AccountRefusal::PasswordExpired => {
-                    A::MustChangePassword {
-                        hint: CHANGE_PASSWORD_HINT.to_owned(),
-                    }
-                }
-                AccountRefusal::Suspended | AccountRefusal::OrganisationSuspended => A::Suspended,
-                AccountRefusal::Deleted => A::Deleted,
-            }),
+            Err(SessionRevoked::Account(refusal)) => Err(imap_refusal(refusal)),
         }
     }
 }
