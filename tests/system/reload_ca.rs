@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::harness::{PATIENCE, Ward, cli, inbox, swaks, write_config};
+use crate::harness::{PATIENCE, Ward, demo_on, inbox, swaks, write_config};
 
 /// A private CA: its certificate as PEM, and what signs with it.
 struct TestCa {
@@ -77,7 +77,7 @@ const RELOADED: [&str; 2] = [
     "relay trust anchors reloaded",
 ];
 const RELOAD_FAILED: [&str; 2] = [
-    "certificate reload failed; the previous certificate stays in use",
+    "certificate reload failed; what could not be read stays as it was",
     "relay TLS reload failed; the previous trust anchors stay in use",
 ];
 const UNTRUSTED: &str = "invalid peer certificate: UnknownIssuer";
@@ -97,16 +97,7 @@ fn extra_ca_file_is_read_again_on_sighup_and_a_broken_one_keeps_the_old_anchors(
         dir.path(),
         &format!("[tls]\nextra_ca_file = \"{}\"\n", extra_ca.display()),
     );
-    let mut first = Ward::start(&config, &[]);
-    first.signal("TERM");
-    first.wait();
-    let out = cli(&config, &["demo"]);
-    let eric = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("user"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let (eric, _) = demo_on(&config).swap_remove(0);
     let mut ward = Ward::start(&config, &[]);
     let smtp = ward.addr("smtp").port();
     let send = |(cert, key): &(PathBuf, PathBuf), body: &str| {

@@ -94,7 +94,8 @@ pub use footer::{
 };
 pub use limits::{
     DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_RECIPIENTS, HeaderBound, Limits, MAX_HEADER_FIELDS,
-    MAX_HEADER_LINE, MAX_HEADER_SECTION, check_header_section,
+    MAX_HEADER_LINE, MAX_HEADER_SECTION, MAX_MIME_BOUNDARIES, MAX_MIME_PARTS, check_header_section,
+    check_message_structure,
 };
 pub use names::{NameError, abbreviation_local_part};
 pub use reply::{EnhancedStatus, Reply};

@@ -86,7 +86,12 @@ pub const MAX_HEADER_FIELDS: usize = 1_000;
 /// Largest header section (up to the first empty line).
 pub const MAX_HEADER_SECTION: usize = 1024 * 1024;
 
-/// How a header section exceeds the bounds every parser relies on.
+/// Most MIME parts (`Content-Type:` fields) in one message.
+pub const MAX_MIME_PARTS: usize = 5_000;
+/// Most multipart boundaries in one message: a bound on MIME nesting depth.
+pub const MAX_MIME_BOUNDARIES: usize = 100;
+
+/// How a message exceeds the bounds every parser relies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderBound {
     /// A physical line longer than [`MAX_HEADER_LINE`].
@@ -98,6 +103,48 @@ pub enum HeaderBound {
     /// A header section larger than [`MAX_HEADER_SECTION`].
     #[error("the header section is larger than {MAX_HEADER_SECTION} bytes")]
     SectionTooLarge,
+    /// More than [`MAX_MIME_PARTS`] MIME parts.
+    #[error("the message has more than {MAX_MIME_PARTS} MIME parts")]
+    TooManyParts,
+    /// More than [`MAX_MIME_BOUNDARIES`] multipart boundaries (nesting).
+    #[error("the message nests more than {MAX_MIME_BOUNDARIES} multipart levels")]
+    TooDeep,
+}
+
+/// Checks a message's structure against the bounds every parser relies
+/// on: its top-level header section ([`check_header_section`]), then the
+/// number of MIME parts and multipart boundaries, by a linear scan of the
+/// lines (before mail-parser, whose multipart nesting is unbounded, sees
+/// it).
+///
+/// # Errors
+///
+/// The first bound exceeded.
+pub fn check_message_structure(message: &[u8]) -> Result<(), HeaderBound> {
+    check_header_section(message)?;
+    let (mut parts, mut boundaries) = (0, 0);
+    let mut in_content_type = false;
+    for line in message.split(|&b| b == b'\n') {
+        let folded = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
+        if !folded {
+            in_content_type = line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"content-type:");
+            parts += usize::from(in_content_type);
+        }
+        if in_content_type
+            && line
+                .windows(9)
+                .any(|w| w.eq_ignore_ascii_case(b"boundary="))
+        {
+            boundaries += 1;
+        }
+        if parts > MAX_MIME_PARTS {
+            return Err(HeaderBound::TooManyParts);
+        }
+        if boundaries > MAX_MIME_BOUNDARIES {
+            return Err(HeaderBound::TooDeep);
+        }
+    }
+    Ok(())
 }
 
 /// Checks a message's top-level header section against the bounds, by
@@ -162,5 +209,29 @@ mod header_tests {
             check_header_section(folded.as_bytes()),
             Err(HeaderBound::SectionTooLarge)
         );
+    }
+
+    #[test]
+    fn mime_nesting_and_part_counts_are_bounded() {
+        let mut nested = String::from("Subject: x\r\n");
+        for level in 0..=MAX_MIME_BOUNDARIES {
+            nested.push_str(&format!(
+                "Content-Type: multipart/mixed;\r\n boundary=\"b{level}\"\r\n\r\n--b{level}\r\n"
+            ));
+        }
+        assert_eq!(
+            check_message_structure(nested.as_bytes()),
+            Err(HeaderBound::TooDeep)
+        );
+        let many = format!(
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n{}--b--\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n".repeat(MAX_MIME_PARTS)
+        );
+        assert_eq!(
+            check_message_structure(many.as_bytes()),
+            Err(HeaderBound::TooManyParts)
+        );
+        let ordinary = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n";
+        assert_eq!(check_message_structure(ordinary.as_bytes()), Ok(()));
     }
 }

@@ -136,24 +136,22 @@ impl ServerTls {
 
     /// Reads the certificate files (and the client anchor file) again and,
     /// if they are valid, serves them to every handshake from now on. Open
-    /// connections are not touched.
+    /// connections are not touched. The certificate and the anchors are
+    /// independent: a renewed certificate is served even when the anchor
+    /// file is broken (then the old anchors stay), so a bad CA file cannot
+    /// leave one listener on an expiring certificate.
     ///
     /// # Errors
     ///
-    /// The files' problem; the old certificate and anchors then stay in use.
+    /// The first file's problem (naming the file); what could not be read
+    /// stays as it was.
     pub fn reload(&self) -> Result<(), CertificateError> {
         let certified = certificate::load(&self.files.0, &self.files.1)?;
-        // Build the new client verifier before changing anything, so that
-        // a bad anchor file leaves both the certificate and anchors as
-        // they were.
-        let fresh = match self.clients.as_deref() {
-            Some(clients) if clients.file.is_some() => {
-                Some(server_config(&self.files.0, &self.resolver, Some(clients))?)
-            }
-            _ => None,
-        };
         *self.resolver.0.write().unwrap_or_else(|p| p.into_inner()) = certified;
-        if let Some(fresh) = fresh {
+        if let Some(clients) = self.clients.as_deref()
+            && clients.file.is_some()
+        {
+            let fresh = server_config(&self.files.0, &self.resolver, Some(clients))?;
             *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         }
         Ok(())
@@ -178,14 +176,21 @@ fn server_config(
     let builder = match clients {
         None => builder.with_no_client_auth(),
         Some(clients) => {
-            let mut anchors = clients.anchors.clone();
+            // Each anchor with the file it came from, for the error.
+            let mut anchors: Vec<(CertificateDer<'static>, &Path)> = clients
+                .anchors
+                .iter()
+                .map(|a| (a.clone(), certificate))
+                .collect();
             if let Some(file) = &clients.file {
-                anchors.extend(certificate::read_chain(file)?);
+                let chain = certificate::read_chain(file)?;
+                anchors.extend(chain.into_iter().map(|a| (a, file.as_path())));
             }
             let mut roots = RootCertStore::empty();
-            for anchor in anchors {
-                roots.add(anchor).map_err(|e| {
-                    unusable(format!("a client CA is not a usable trust anchor: {e}"))
+            for (anchor, source) in anchors {
+                roots.add(anchor).map_err(|e| CertificateError::Unusable {
+                    path: source.to_owned(),
+                    reason: format!("a client CA is not a usable trust anchor: {e}"),
                 })?;
             }
             if clients.public_roots {

@@ -342,9 +342,17 @@ impl Daemon {
                 _ = sigint.recv() => { info!("SIGINT received"); break }
                 _ = sighup.recv() => {
                     notify::reloading();
-                    match self.tls.reload().and_then(|()| self.gateway_tls.reload()) {
-                        Ok(()) => info!("certificates and client CAs reloaded"),
-                        Err(e) => warn!(error = %e, "certificate reload failed; the previous certificate stays in use"),
+                    // Each independently: a broken CA file must not keep the
+                    // other listeners on an old certificate.
+                    let listeners = self.tls.reload();
+                    let gateway = self.gateway_tls.reload();
+                    match (&listeners, &gateway) {
+                        (Ok(()), Ok(())) => info!("certificates and client CAs reloaded"),
+                        _ => {
+                            for e in [listeners.err(), gateway.err()].into_iter().flatten() {
+                                warn!(error = %e, "certificate reload failed; what could not be read stays as it was");
+                            }
+                        }
                     }
                     match relay_handle.reload_tls() {
                         Ok(()) => info!("relay trust anchors reloaded"),

@@ -56,7 +56,7 @@ impl Engine {
         // All or none: a refused message fails the command before any is
         // appended.
         for (_, _, raw) in &all {
-            policy::check_header_section(raw).map_err(ImapError::HeaderBound)?;
+            policy::check_message_structure(raw).map_err(ImapError::HeaderBound)?;
         }
         let mut done = Vec::new();
         for ((system, keywords), date, raw) in all {
@@ -123,7 +123,7 @@ impl Engine {
         };
         let internal_date = date.map_or_else(now, |d| d.as_ref().timestamp());
         let (flags, keywords) = store_flags_of(flags);
-        policy::check_header_section(raw).map_err(ImapError::HeaderBound)?;
+        policy::check_message_structure(raw).map_err(ImapError::HeaderBound)?;
         let cached = Summary::of(raw).to_cache();
         let appended = self.store.append(
             info.id,

@@ -1001,7 +1001,7 @@ impl Context {
         }
         // Before any parser sees it: a 2 MiB header line or a million
         // header fields cost memory in every parser downstream.
-        policy::check_header_section(&data).map_err(ContentError::HeaderBound)?;
+        policy::check_message_structure(&data).map_err(ContentError::HeaderBound)?;
         // mail-parser has panicked on hostile input before; a message it
         // cannot read is refused, never a reason to end the process.
         let label = guarded(|| read_label(&data))??;
