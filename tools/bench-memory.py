@@ -71,12 +71,16 @@ def free_port():
     return port
 
 
-def start_ward(binary, folder):
+def start_ward(binary, folder, budget_mib):
     ports = {k: free_port() for k in ("smtp", "submission", "submissions", "imap", "imaps")}
     config = os.path.join(folder, "ward.toml")
     with open(config, "w") as f:
         f.write(f"""[server]
+hostname = "localhost"
 data_dir = "data"
+in_flight_memory_mib = {budget_mib}
+max_connections_per_ip = 2000
+max_connections_per_network = 2000
 
 [listen]
 smtp = ["127.0.0.1:{ports['smtp']}"]
@@ -84,7 +88,6 @@ submission = ["127.0.0.1:{ports['submission']}"]
 submissions = ["127.0.0.1:{ports['submissions']}"]
 imap = ["127.0.0.1:{ports['imap']}"]
 imaps = ["127.0.0.1:{ports['imaps']}"]
-admin_socket = "admin.sock"
 
 [smtp]
 max_message_size_mib = 32
@@ -121,7 +124,10 @@ def wait_port(port):
 def imap_append(port, user, password, literal):
     m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=CTX, timeout=600)
     m.login(user, password)
-    typ, _ = m.append("INBOX", None, None, literal)
+    try:
+        typ, _ = m.append("INBOX", None, None, literal)
+    except (imaplib.IMAP4.error, OSError):
+        return "refused (NO [LIMIT], closed)"
     m.logout()
     return typ
 
@@ -135,6 +141,8 @@ def smtp_send(port, user, password, message):
         code = 250
     except smtplib.SMTPResponseException as e:
         code = e.smtp_code
+    except (smtplib.SMTPException, OSError):
+        return "disconnected"
     s.quit()
     return code
 
@@ -185,13 +193,16 @@ def main():
     parser.add_argument("--ward", default="target/release/ward")
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--phases", default="appends,smtp,logins,sessions")
+    parser.add_argument("--budget-mib", type=int, default=512,
+                        help="[server] in_flight_memory_mib")
     args = parser.parse_args()
     n = args.connections
     with tempfile.TemporaryDirectory() as folder:
-        ward, ports, users = start_ward(os.path.abspath(args.ward), folder)
+        ward, ports, users = start_ward(os.path.abspath(args.ward), folder, args.budget_mib)
         (user, password) = users[0]
         pid = ward.pid
-        print(f"ward {args.ward}, pid {pid}, idle RSS {rss_kib(pid) // 1024} MiB", flush=True)
+        print(f"ward {args.ward}, pid {pid}, in-flight budget {args.budget_mib} MiB, "
+              f"idle RSS {rss_kib(pid) // 1024} MiB", flush=True)
         try:
             pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(n, 50))
             phases = args.phases.split(",")

@@ -10,7 +10,7 @@ use crate::harness::demo_with;
 #[test]
 fn message_data_in_flight_shares_one_budget() {
     let (_dir, mut ward, users) = demo_with(
-        "[server]\nin_flight_memory_mib = 16\n\n[smtp]\nmax_message_size_mib = 14\n\n[imap]\nmax_literal_mib = 14\n",
+        "[server]\nin_flight_memory_mib = 48\n\n[smtp]\nmax_message_size_mib = 20\n\n[imap]\nmax_literal_mib = 9\n",
     );
     let (eric, password) = &users[0];
     let (anna, _) = &users[1];
@@ -26,26 +26,28 @@ def body(mib, tag):
     line = ("x" * 998 + "\r\n").encode()
     head = f"From: {user}\r\nTo: {rcpt}\r\nSubject: {tag}\r\n\r\n".encode()
     return head + line * (mib * 1024 * 1024 // len(line))
-# A holds 12 MiB of an unfinished message.
+# A holds 16 MiB of an unfinished message (32 MiB of the 48 reserved:
+# two copies a byte until stored).
 a = session()
 a.mail(user); a.rcpt(rcpt)
 code, _ = a.docmd("DATA"); assert code == 354, code
-a.sock.sendall(body(12, "held"))
+a.sock.sendall(body(16, "held"))
 time.sleep(1)
-# B needs 8 MiB more than is left: it waits, then is refused.
+# B declares 9 MiB (18 reserved): more than is left; it waits, then is
+# refused.
 b = session()
 started = time.time()
 try:
-    b.sendmail(user, [rcpt], body(8, "refused"))
+    b.sendmail(user, [rcpt], body(9, "refused"))
     print("b accepted")
 except (smtplib.SMTPDataError, smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as e:
     print(f"b refused {getattr(e, 'smtp_code', '')} {e} after {time.time() - started:.0f}s")
-# A finishes; then C's 8 MiB fits.
+# A finishes; then C's 9 MiB fits.
 a.sock.sendall(b"\r\n.\r\n")
 code, text = a.getreply()
 print(f"a {code}")
 c = session()
-c.sendmail(user, [rcpt], body(8, "after"))
+c.sendmail(user, [rcpt], body(9, "after"))
 print("c accepted")
 "#;
     let out = Command::new("python3")

@@ -81,7 +81,9 @@ mod transcripts;
 
 pub use error::ImapError;
 pub use proto::extended::{AppendMessage, Extension, ListExtended, SearchReturn};
-pub use server::{AuthOutcome, Authenticator, Context, serve, serve_admitted};
+pub use server::{
+    AuthOutcome, Authenticator, Context, MEMORY_PER_LITERAL_BYTE, serve, serve_admitted,
+};
 pub use session::{Event, Options, Session, Step};
 pub use transport::Secret;
 

@@ -261,6 +261,12 @@ struct Connection<'a> {
 /// it gives up its command.
 const BUDGET_PATIENCE: Duration = Duration::from_secs(20);
 
+/// Memory a command's bytes cost until it is done: the framed bytes, the
+/// parsed command handed to the engine, the appended copy and its parse
+/// (docs/benchmarks.md, "Memory"). Its reservation in the in-flight budget
+/// is this many times its size.
+pub const MEMORY_PER_LITERAL_BYTE: u64 = 3;
+
 /// What woke the driver while it waited for input.
 enum Wake {
     Read(io::Result<usize>),
@@ -322,9 +328,9 @@ impl Connection<'_> {
                                     // The last command is complete and gone.
                                     reservation.release();
                                 }
-                                if let Err(exhausted) = reservation
-                                    .grow_to(pending + n as u64, BUDGET_PATIENCE)
-                                    .await
+                                let wanted = (pending + n as u64) * MEMORY_PER_LITERAL_BYTE;
+                                if let Err(exhausted) =
+                                    reservation.grow_to(wanted, BUDGET_PATIENCE).await
                                 {
                                     warn!(held = pending + n as u64, %exhausted, "in-flight memory budget spent; closing");
                                     return self

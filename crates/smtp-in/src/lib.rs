@@ -57,7 +57,9 @@ pub use proto::command::{
     Auth, Bdat, BodyType, Command, CommandError, Hello, MailFrom, Mechanism, Notify,
     OriginalRecipient, RcptTo, Ret,
 };
-pub use server::{AuthOutcome, Authenticator, Context, Timeouts, serve, serve_admitted};
+pub use server::{
+    AuthOutcome, Authenticator, Context, MEMORY_PER_MESSAGE_BYTE, Timeouts, serve, serve_admitted,
+};
 pub use session::{Envelope, Event, Options, Recipient, Refusal, Session, Step, TlsInfo};
 pub use transport::Secret;
 

@@ -330,6 +330,13 @@ pub async fn serve_admitted(
 /// it refuses its message.
 const BUDGET_PATIENCE: Duration = Duration::from_secs(20);
 
+/// Memory a received message costs per byte until it is stored: the
+/// session's copy and the finished message (trace headers, footer) the
+/// store is handed (docs/benchmarks.md, "Memory": measured peak 1.8 per
+/// byte). Its reservation in the in-flight budget is this many times its
+/// size.
+pub const MEMORY_PER_MESSAGE_BYTE: u64 = 2;
+
 /// One connection's I/O state around its session.
 struct Connection<'a> {
     /// `None` only while the TLS handshake owns the stream.
@@ -469,10 +476,16 @@ impl Connection<'_> {
                                     (deadline + earned).min(tokio::time::Instant::now() + limit);
                                 self.deadline = Some((true, extended.max(deadline)));
                                 self.held += n as u64;
+                                // A declared size is reserved whole, at once.
+                                let wanted = self
+                                    .session
+                                    .declared_message_size()
+                                    .map_or(self.held, |declared| declared.max(self.held));
                                 if !self.abandoned
                                     && let Some(reservation) = self.reservation.as_mut()
-                                    && let Err(exhausted) =
-                                        reservation.grow_to(self.held, BUDGET_PATIENCE).await
+                                    && let Err(exhausted) = reservation
+                                        .grow_to(wanted * MEMORY_PER_MESSAGE_BYTE, BUDGET_PATIENCE)
+                                        .await
                                 {
                                     // Read on, keep nothing: 452 at its end.
                                     warn!(held = self.held, %exhausted, "in-flight memory budget spent; refusing the message");

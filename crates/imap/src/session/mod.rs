@@ -206,6 +206,9 @@ pub struct Session {
     /// that sends more than a login needs without finishing a command is
     /// cut off, so an unauthenticated line cannot grow to the literal limit.
     unframed: u64,
+    /// Where the literal last announced in this command ends, counted like
+    /// `unframed`: the driver reserves memory for all of it at once.
+    literal_end: u64,
 }
 
 impl Session {
@@ -221,6 +224,7 @@ impl Session {
             out: Vec::new(),
             events: VecDeque::new(),
             unframed: 0,
+            literal_end: 0,
         };
         let greeting = format!(
             "* OK [CAPABILITY {}] {} Ward IMAP ready\r\n",
@@ -275,11 +279,13 @@ impl Session {
         caps.join(" ")
     }
 
-    /// Bytes of the command being received (its literals included), fed
-    /// since the last complete command: what the driver counts against the
-    /// in-flight memory budget.
+    /// Bytes of the command being received: fed since the last complete
+    /// command, or up to the end of the literal it announced, if more. The
+    /// driver reserves this much of the in-flight memory budget, so an
+    /// announced literal is reserved whole, at once, and half-received
+    /// literals cannot hold the budget against each other.
     pub fn pending_bytes(&self) -> u64 {
-        self.unframed
+        self.unframed.max(self.literal_end)
     }
 
     /// Whether the client has logged in.
@@ -381,6 +387,7 @@ impl Session {
     fn literal_announced(&mut self, mode: LiteralMode, length: u64) {
         let limit = self.literal_limit();
         if length <= limit {
+            self.literal_end = self.unframed.saturating_add(length);
             if mode == LiteralMode::Sync {
                 self.out.extend_from_slice(b"+ Ready for literal data\r\n");
             }
@@ -420,6 +427,7 @@ impl Session {
 
     fn message_complete(&mut self) {
         self.unframed = 0;
+        self.literal_end = 0;
         match self.state.clone() {
             State::Authenticating { tag } => self.sasl_response(tag),
             State::Idling { tag } => match self.framer.decode_message(&IdleDoneCodec::default()) {

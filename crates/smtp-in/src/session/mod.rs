@@ -473,6 +473,23 @@ impl Session {
         )
     }
 
+    /// The size the client declared with `SIZE=` for the message being
+    /// received, if any: the driver reserves it at once rather than as the
+    /// bytes arrive, so that half-received messages cannot hold the memory
+    /// budget against each other.
+    pub fn declared_message_size(&self) -> Option<u64> {
+        match &self.state {
+            State::ReceivingData(envelope, ..) | State::ExpectChunk(envelope, _) => {
+                envelope.declared_size
+            }
+            State::ReceivingChunk(ReceivingChunk {
+                target: ChunkTarget::Message { envelope, .. },
+                ..
+            }) => envelope.declared_size,
+            _ => None,
+        }
+    }
+
     /// Gives up the message being received: what arrived is dropped, the
     /// rest is read and discarded, and the client gets `452 4.3.1` at its
     /// end (the driver could not get memory for it). The session stays

@@ -682,14 +682,19 @@ fn in_flight_fits(
     imap: &super::ImapSettings,
     p: &mut Vec<Problem>,
 ) -> bool {
-    let largest = smtp.max_message_size.max(imap.max_literal);
+    // What receiving one largest message costs (each protocol holds
+    // several copies of a message until it is stored).
+    let largest = (smtp.max_message_size * smtp_in::MEMORY_PER_MESSAGE_BYTE)
+        .max(imap.max_literal * imap::MEMORY_PER_LITERAL_BYTE);
     if budget < largest {
         p.push(Problem::new(
             "server.in_flight_memory_mib",
             format!(
-                "{} MiB cannot hold one largest message ({} MiB, smtp.max_message_size_mib or imap.max_literal_mib); raise it",
+                "{} MiB cannot hold one largest message while it is received ({} MiB: {} times smtp.max_message_size_mib, or {} times imap.max_literal_mib); raise it",
                 budget / (1024 * 1024),
-                largest.div_ceil(1024 * 1024)
+                largest.div_ceil(1024 * 1024),
+                smtp_in::MEMORY_PER_MESSAGE_BYTE,
+                imap::MEMORY_PER_LITERAL_BYTE
             ),
         ));
         return false;
