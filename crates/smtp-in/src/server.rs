@@ -429,19 +429,17 @@ impl Connection<'_> {
                             debug!("shutting down");
                             return self.close_with(&SessionError::ShuttingDown).await;
                         }
-                        changed = self.credentials.changed() => {
-                            if changed.is_ok()
-                                && let Some(reason) = self.revoked().await
-                            {
+                        // A closed channel disables the branch (no busy loop).
+                        Ok(()) = self.credentials.changed() => {
+                            if let Some(reason) = self.revoked().await {
                                 info!(%reason, "credentials revoked; closing");
                                 return self.close_with(&SessionError::CredentialsRevoked { reason }).await;
                             }
                             continue;
                         }
-                        changed = self.community.changed() => {
-                            if changed.is_ok()
-                                && let Some(reason) = self.revoked().await
-                            {
+                        // A closed channel disables the branch (no busy loop).
+                        Ok(()) = self.community.changed() => {
+                            if let Some(reason) = self.revoked().await {
                                 info!(%reason, "credentials revoked; closing");
                                 return self.close_with(&SessionError::CredentialsRevoked { reason }).await;
                             }
