@@ -337,6 +337,11 @@ impl Connection<'_> {
                                         .close_with(b"* NO [LIMIT] Too much mail is in flight; please try again later\r\n* BYE [UNAVAILABLE] Closing the connection\r\n")
                                         .await;
                                 }
+                                tracing::trace!(
+                                    pending,
+                                    reserved = reservation.bytes(),
+                                    "in-flight reservation"
+                                );
                             }
                             let now = tokio::time::Instant::now();
                             let limit = now + self.ctx.options.command_timeout;
