@@ -169,15 +169,42 @@ impl<'a> Txn<'a> {
             }
         }
         for (k, v) in self.writes {
-            finished.credentials_changed |= matches!(
-                k.first(),
-                Some(&(keys::USER | keys::ORG | keys::GATEWAY_CERT | keys::GATEWAY_NETWORKS))
-            );
+            finished.credentials_changed |= match k.first() {
+                // Sign-ins write the user too (last login, failed
+                // attempts): only a change that can end a session counts,
+                // so that logins do not make every open session check.
+                Some(&keys::USER) => {
+                    let old = self.tree.get(&k).ok().flatten();
+                    credentials_differ(old.as_deref(), v.as_deref())
+                }
+                Some(&(keys::ORG | keys::GATEWAY_CERT | keys::GATEWAY_NETWORKS)) => true,
+                _ => false,
+            };
             match v {
                 Some(v) => finished.batch.insert(k, v),
                 None => finished.batch.remove(k),
             }
         }
         finished
+    }
+}
+
+/// Whether a user record's write changes what an open session signed in
+/// as it relies on: status, password, organisation (a record that does not
+/// decode counts as changed).
+fn credentials_differ(old: Option<&[u8]>, new: Option<&[u8]>) -> bool {
+    let (Some(old), Some(new)) = (old, new) else {
+        return true;
+    };
+    match (
+        decode::<crate::User>(old, "user"),
+        decode::<crate::User>(new, "user"),
+    ) {
+        (Ok(a), Ok(b)) => {
+            a.status != b.status
+                || a.password_hash != b.password_hash
+                || a.organisation != b.organisation
+        }
+        _ => true,
     }
 }

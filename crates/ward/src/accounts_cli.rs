@@ -768,12 +768,9 @@ pub(crate) async fn execute(
     }
 }
 
-/// Runs the request on the store directly (the daemon is stopped).
-fn local(
-    config: &Config,
-    request: Request,
-    member: Option<(String, String)>,
-) -> Result<Response, Failure> {
+/// Opens the store directly (the daemon is stopped) for the account
+/// operations; returns them with the audit source `cli user=NAME`.
+pub(crate) fn local_service(config: &Config) -> Result<(Service, String), Failure> {
     let dir = config.data_dir.join("store");
     if !dir.exists() {
         return Err(Failure::Other(anyhow::anyhow!(
@@ -791,6 +788,16 @@ fn local(
         "cli user={}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
     );
+    Ok((service, source))
+}
+
+/// Runs the request on the store directly (the daemon is stopped).
+fn local(
+    config: &Config,
+    request: Request,
+    member: Option<(String, String)>,
+) -> Result<Response, Failure> {
+    let (service, source) = local_service(config)?;
     let result = (|| {
         let actor = match member {
             None => accounts::Actor::Operator,

@@ -4,7 +4,6 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use accounts::{AuditPoint, Caller, Request, Response, Service};
 use anyhow::{Context as _, bail};
@@ -78,23 +77,7 @@ impl Backend {
     }
 
     fn local(config: &Config, member: Option<(String, String)>) -> Result<Self, Failure> {
-        let dir = config.data_dir.join("store");
-        if !dir.exists() {
-            return Err(Failure::Other(anyhow::anyhow!(
-                "no daemon is running and there is no store at {} yet",
-                dir.display()
-            )));
-        }
-        let store = store::Store::open(&dir).map_err(|e| Failure::Other(e.into()))?;
-        let service = Service::new(
-            Arc::new(store),
-            config.accounts.clone(),
-            accounts::clock::from_env(),
-        );
-        let source = format!(
-            "cli user={}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
-        );
+        let (service, source) = crate::accounts_cli::local_service(config)?;
         let actor = match member {
             None => accounts::Actor::Operator,
             Some((address, password)) => service

@@ -695,3 +695,25 @@ fn closing_the_store_leaves_a_sled_snapshot_for_a_fast_open() {
     assert_eq!(store.mailbox(inbox).unwrap().unwrap().messages, 1);
     assert_consistent(&store);
 }
+
+// Issue 25: open sessions are told of changes that can end them, not of
+// every sign-in's bookkeeping.
+#[test]
+fn credential_changes_are_announced_and_login_bookkeeping_is_not() {
+    let (_dir, store, user) = fresh();
+    let mut changes = store.subscribe_credentials();
+    store
+        .update_user(user, |u| u.last_login = Some(42))
+        .unwrap();
+    store.update_user(user, |u| u.failed_attempts += 1).unwrap();
+    assert!(!changes.has_changed().unwrap(), "bookkeeping only");
+    store
+        .update_user(user, |u| u.status = store::AccountStatus::Suspended)
+        .unwrap();
+    assert!(changes.has_changed().unwrap(), "a suspension");
+    changes.borrow_and_update();
+    store
+        .update_user(user, |u| u.password_hash = Some(PasswordHash("x".into())))
+        .unwrap();
+    assert!(changes.has_changed().unwrap(), "a new password");
+}
